@@ -1,9 +1,9 @@
 """Side-by-side benchmarks of the engine and its peers (``recon bench SUITE``).
 
-Each suite module in this package defines ``SUITE`` (its name), ``DESCRIPTION`` and
-``run(quick: bool) -> list[harness.Comparison]``.
+Each suite module in this package defines ``run(quick: bool) -> list[harness.Comparison]``
+and is registered in :data:`SUITES` (suite name -> module name under ``recon.benchmarks``).
 """
 
-SUITES = {
-    # name -> module under recon.benchmarks; suites register here as they are written
+SUITES: dict[str, str] = {
+    # "name": "module",  (one line per suite)
 }

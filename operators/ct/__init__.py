@@ -1,0 +1,1 @@
+"""CT forward models: parallel-, fan- and cone-beam projectors with exact adjoints."""

@@ -1,0 +1,1 @@
+"""MRI forward models: Cartesian SENSE, non-Cartesian NUFFT, sampling masks and trajectories."""
