@@ -82,7 +82,7 @@ def run(sampler, consistency, prior, seed=0):
 
 
 def test_unconditional_ddim_matches_prior():
-    A, y, prior, _, _ = problem(0.1)
+    _A, _y, prior, _, _ = problem(0.1)
     samples = run(ddim, DataConsistency(), prior)
     check_moments(samples, prior.mean, jnp.full((N, N), PRIOR_VAR))
 
@@ -113,14 +113,14 @@ def test_score_mri_projection_matches_noiseless_posterior():
 
 def test_wrong_consistency_is_detected():
     """The moment check can fail: ignoring the data does not reproduce the posterior."""
-    A, y, prior, post_mean, post_var = problem(0.1)
+    _A, _y, prior, post_mean, post_var = problem(0.1)
     samples = run(ddim, DataConsistency(), prior)
     with pytest.raises(AssertionError):
         check_moments(samples, post_mean, post_var)
 
 
 def test_posterior_samples_mean_and_std():
-    A, y, prior, post_mean, post_var = problem(0.1)
+    A, y, prior, _post_mean, post_var = problem(0.1)
     dc = ConjugateGradientProx(A, y, noise_var=jnp.asarray(0.01), prior_var=PRIOR_VAR,
                                iterations=3)
 
