@@ -1,0 +1,202 @@
+"""Synthetic complex brain MR images from the MNI ICBM152 2009a template shipped in nilearn's wheel.
+
+Source volumes (read with nibabel, never downloaded): ``mni_icbm152_{t1,gm,wm}_tal_nlin_sym_09a_
+converted.nii.gz`` in ``nilearn/datasets/data`` (197x233x189, 1 mm, skull-stripped T1). The wheel
+carries no CSF map, so CSF is taken as ``clip(brain_mask - GM - WM, 0, 1)``, mask ``T1 > 0``.
+Copyright notice of the template (it must travel with copies and derived files)::
+
+    Copyright (C) 1993-2009 Louis Collins, McConnell Brain Imaging Centre, Montreal Neurological
+    Institute, McGill University. Permission to use, copy, modify, and distribute this software
+    and its documentation for any purpose and without fee is hereby granted, provided that the
+    above copyright notice appear in all copies. The authors and McGill University make no
+    representations about the suitability of this software for any purpose. It is provided "as
+    is" without express or implied warranty. The authors are not responsible for any data loss,
+    equipment damage, property loss, or injury to subjects or patients resulting from the use or
+    misuse of this software package.
+
+Each training image is one ``patch x patch`` plane sampled from the volumes (``jax.scipy.ndimage.
+map_coordinates``, linear) with, per image and from explicit keys:
+
+- orientation axial / coronal / sagittal, random centre, flips of both in-plane axes, in-plane
+  rotation (+-15 deg) and scale (0.8-1.25 mm per pixel);
+- elastic deformation: a smooth displacement field (bilinear upsampling of a 5x5 Gaussian grid,
+  amplitude up to 3 px);
+- contrast randomisation in the spirit of SynthSeg (Billot et al. 2023): with probability 0.7 a
+  random intensity ``U(0, 1)`` per tissue (GM, WM, CSF) mixed by the tissue probabilities, otherwise
+  the T1 template raised to a random gamma;
+- a multiplicative bias field ``exp(b)`` (b from a 4x4 Gaussian grid), a global scale so the
+  magnitude lies in [0, 1], and a smooth random phase (constant + 3x3-grid field up to +-pi).
+
+Held-out slab: the axial planes ``z in [HOLDOUT_Z0, HOLDOUT_Z1)`` (voxel indices) are never read by
+training in any orientation: axial training planes stay outside the band, and coronal/sagittal
+training planes have every sample point's z clipped to lie below the band (linear interpolation
+reads voxels ``floor(z)`` and ``floor(z) + 1``, so ``z <= HOLDOUT_Z0 - 1.5`` suffices) or above it
+(``z >= HOLDOUT_Z1 + 0.5``). :func:`sample_coords` exposes the sample points for tests;
+:func:`heldout_slices` returns images from the band for evaluation.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+HOLDOUT_Z0, HOLDOUT_Z1 = 80, 92
+_Z_BELOW_MAX = HOLDOUT_Z0 - 1.5
+_Z_ABOVE_MIN = HOLDOUT_Z1 + 0.5
+_FILES = {k: f"mni_icbm152_{k}_tal_nlin_sym_09a_converted.nii.gz" for k in ("t1", "gm", "wm")}
+
+
+def template_dir() -> pathlib.Path:
+    """The folder of nilearn's packaged data holding the ICBM152 2009a volumes."""
+    import nilearn
+
+    return pathlib.Path(os.path.dirname(nilearn.__file__)) / "datasets" / "data"
+
+
+@functools.lru_cache(maxsize=1)
+def load_volumes() -> np.ndarray:
+    """``(4, 197, 233, 189)`` float32: GM, WM, CSF probabilities and T1 normalised to [0, 1]."""
+    import nibabel as nib
+
+    d = template_dir()
+    vols = {}
+    for k, f in _FILES.items():
+        if not (d / f).is_file():
+            raise FileNotFoundError(f"{d / f} not found; it ships with the nilearn wheel")
+        vols[k] = np.asarray(nib.load(str(d / f)).dataobj, dtype=np.float32)
+    t1 = vols["t1"] / vols["t1"].max()
+    gm, wm = vols["gm"] / 255.0, vols["wm"] / 255.0
+    csf = np.clip((t1 > 0).astype(np.float32) - gm - wm, 0.0, 1.0)
+    return np.stack([gm, wm, csf, t1]).astype(np.float32)
+
+
+def _smooth_field(key: jax.Array, grid: int, size: int, channels: int = 1) -> jnp.ndarray:
+    g = jax.random.normal(key, (grid, grid, channels), jnp.float32)
+    return jax.image.resize(g, (size, size, channels), "bilinear")
+
+
+def sample_coords(key: jax.Array, patch: int, shape: tuple[int, int, int]) -> jnp.ndarray:
+    """``(3, patch, patch)`` voxel coordinates of one training plane (see module docstring)."""
+    ko, kc, kz, kside, kf, kr, ks, ke, ka = jax.random.split(key, 9)
+    nx, ny, _nz = shape
+    orient = jax.random.randint(ko, (), 0, 3)  # 0 axial, 1 coronal, 2 sagittal
+    r = jnp.arange(patch, dtype=jnp.float32) - (patch - 1) / 2.0
+    u, v = jnp.meshgrid(r, r, indexing="ij")
+    disp = _smooth_field(ke, 5, patch, 2) * jax.random.uniform(ka, (), maxval=3.0)
+    u, v = u + disp[..., 0], v + disp[..., 1]
+    flips = jnp.where(jax.random.bernoulli(kf, 0.5, (2,)), -1.0, 1.0)
+    theta = jax.random.uniform(kr, (), minval=-np.pi / 12, maxval=np.pi / 12)
+    scale = jnp.exp(jax.random.uniform(ks, (), minval=np.log(0.8), maxval=np.log(1.25)))
+    c, s = jnp.cos(theta), jnp.sin(theta)
+    pu = scale * flips[0] * (c * u - s * v)
+    pv = scale * flips[1] * (s * u + c * v)
+    cx, cy, cz_in = jax.random.uniform(kc, (3,))
+    # in-plane centres range over most of the volume (crops near the edge include background)
+    x0, y0 = 35 + cx * (nx - 70), 35 + cy * (ny - 70)
+    # axial planes: z from [8, Z0 - 1.5] or [Z1 + 0.5, 150]; the two ranges sized by length
+    lo_len, hi_len = _Z_BELOW_MAX - 8.0, 150.0 - _Z_ABOVE_MIN
+    t = jax.random.uniform(kz, ()) * (lo_len + hi_len)
+    z_axial = jnp.where(t < lo_len, 8.0 + t, _Z_ABOVE_MIN + (t - lo_len))
+    # coronal / sagittal planes: centre below or above the band, then z clipped to that side
+    below = jax.random.bernoulli(kside, lo_len / (lo_len + hi_len))
+    z_c = jnp.where(below, 8.0 + cz_in * (_Z_BELOW_MAX - 8.0), _Z_ABOVE_MIN + cz_in * hi_len)
+    ones = jnp.ones_like(u)
+    axial = jnp.stack([x0 + pu, y0 + pv, z_axial * ones])
+    coronal = jnp.stack([x0 + pu, y0 * ones, z_c + pv])
+    sagittal = jnp.stack([x0 * ones, y0 + pu, z_c + pv])
+    coords = jnp.select([orient == 0, orient == 1], [axial, coronal], sagittal)
+    z = coords[2]
+    z_clipped = jnp.where(below, jnp.minimum(z, _Z_BELOW_MAX), jnp.maximum(z, _Z_ABOVE_MIN))
+    return coords.at[2].set(jnp.where(orient == 0, z, z_clipped))
+
+
+def _interp(vols: jnp.ndarray, coords: jnp.ndarray) -> jnp.ndarray:
+    return jax.vmap(
+        lambda vol: jax.scipy.ndimage.map_coordinates(vol, list(coords), order=1, mode="constant")
+    )(vols)
+
+
+def synthesize(key: jax.Array, maps: jnp.ndarray) -> jnp.ndarray:
+    """Complex image from sampled maps ``(4, H, W)`` (GM, WM, CSF, T1); magnitude in [0, 1]."""
+    kc, kt, kg, kb, kba, ksc, kp0, kp, kpa = jax.random.split(key, 9)
+    size = maps.shape[-1]
+    mu = jax.random.uniform(kc, (3,))
+    tissue = jnp.tensordot(mu, maps[:3], axes=1) / jnp.maximum(jnp.max(mu), 1e-3)
+    gamma = jnp.exp(jax.random.uniform(kg, (), minval=np.log(0.6), maxval=np.log(1.6)))
+    t1 = jnp.clip(maps[3], 0.0, 1.0) ** gamma
+    mag = jnp.where(jax.random.bernoulli(kt, 0.7), tissue, t1)
+    bias = _smooth_field(kb, 4, size)[..., 0] * jax.random.uniform(kba, (), maxval=0.3)
+    bias = jnp.exp(bias - jnp.max(bias))
+    mag = jnp.clip(mag * bias, 0.0, 1.0) * jax.random.uniform(ksc, (), minval=0.7, maxval=1.0)
+    phase = jax.random.uniform(kp0, (), minval=-np.pi, maxval=np.pi)
+    phase = phase + _smooth_field(kp, 3, size)[..., 0] * jax.random.uniform(kpa, (), maxval=np.pi)
+    return (mag * jnp.exp(1j * phase)).astype(jnp.complex64)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _sample(vols: jnp.ndarray, key: jax.Array, n: int, patch: int) -> jnp.ndarray:
+    def one(k):
+        kc, ks = jax.random.split(k)
+        coords = sample_coords(kc, patch, vols.shape[1:])
+        return synthesize(ks, _interp(vols, coords))
+
+    return jax.vmap(one)(jax.random.split(key, n))
+
+
+class BrainSource:
+    """Synthetic complex brain planes: ``sample(key, B) -> (B, patch, patch)`` complex64."""
+
+    is_complex = True
+
+    def __init__(self, patch: int = 64, heldout_seed: int = 123_456_789):
+        if patch < 8:
+            raise ValueError(f"patch must be at least 8, got {patch}")
+        self.patch, self.heldout_seed = int(patch), int(heldout_seed)
+        self._vols = None
+
+    @property
+    def volumes(self) -> jnp.ndarray:
+        if self._vols is None:
+            self._vols = jnp.asarray(load_volumes())
+        return self._vols
+
+    def sample(self, key: jax.Array, batch_size: int) -> jnp.ndarray:
+        return _sample(self.volumes, key, int(batch_size), self.patch)
+
+    def heldout(self, n: int = 4) -> jnp.ndarray:
+        """``n`` complex 192x224 images of axial planes in the held-out band, random contrast."""
+        return heldout_slices(n, jax.random.key(self.heldout_seed))
+
+
+def heldout_slices(n: int = 4, key: jax.Array | None = None, size: tuple[int, int] = (192, 224)):
+    """``n`` complex64 images of axial planes in ``[HOLDOUT_Z0, HOLDOUT_Z1)`` (never trained on).
+
+    Planes are spread evenly over the band, centre-cropped to ``size``; contrast, bias and phase are
+    randomised with ``key`` as in training (default key fixed, so results are reproducible).
+    """
+    vols = load_volumes()
+    key = jax.random.key(0) if key is None else key
+    zs = np.linspace(HOLDOUT_Z0, HOLDOUT_Z1 - 1, n).round().astype(int)
+    nx, ny = vols.shape[1:3]
+    h, w = size
+    if h > nx or w > ny:
+        raise ValueError(f"size {size} exceeds the axial plane {(nx, ny)}")
+    x0, y0 = (nx - h) // 2, (ny - w) // 2
+    out = []
+    for i, z in enumerate(zs):
+        maps = jnp.asarray(vols[:, x0 : x0 + h, y0 : y0 + w, z])
+        img = _synth_rect(jax.random.fold_in(key, i), maps)
+        out.append(img)
+    return jnp.stack(out)
+
+
+def _synth_rect(key: jax.Array, maps: jnp.ndarray) -> jnp.ndarray:
+    h, w = maps.shape[1:]
+    s = max(h, w)
+    padded = jnp.pad(maps, ((0, 0), (0, s - h), (0, s - w)))
+    return synthesize(key, padded)[:h, :w]

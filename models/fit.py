@@ -1,0 +1,284 @@
+"""The training run: config resolution, the loop, logs, checkpoints, figures, weight export.
+
+A run config (JSON) has sections ``model`` (:class:`models.edm.ModelConfig`), ``train``
+(:class:`models.training.TrainConfig`), ``data`` (``kind`` plus the source's constructor arguments,
+see :mod:`models.data.registry`) and ``run`` (``log_every``, ``checkpoint_every``, ``keep``).
+Missing keys take their defaults; the *resolved* config is written to ``<workdir>/config.json`` and
+into every checkpoint. Step ``t`` draws its data and noise from keys that are pure functions of
+``(train.seed, t)`` (:func:`models.training.step_keys`), so a run resumed from a checkpoint
+continues bit-identically to an uninterrupted one.
+
+The loop stops after ``train.steps`` steps, after ``max_minutes`` of wall time, or when a file
+``<workdir>/STOP`` appears; in each case it saves a final checkpoint first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from models import checkpoints
+from models.data.registry import make_source, resolve_data_config
+from models.edm import EDMDenoiser, ModelConfig, to_channels
+from models.training import (
+    TrainConfig,
+    init_state,
+    make_mesh,
+    make_train_step,
+    replicate,
+    shard_batch,
+    step_keys,
+)
+
+log = logging.getLogger(__name__)
+
+RUN_DEFAULTS = {"log_every": 25, "checkpoint_every": 250, "keep": 3, "figures": True}
+
+
+def resolve_config(raw: dict[str, Any]) -> dict[str, Any]:
+    """Fill defaults and validate; returns a JSON-serialisable dict."""
+    allowed = {"name", "model", "train", "data", "run"}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ValueError(f"unknown config sections {sorted(unknown)}; expected {sorted(allowed)}")
+    if "data" not in raw:
+        raise ValueError("config needs a 'data' section with a 'kind'")
+    run = dict(RUN_DEFAULTS)
+    bad = set(raw.get("run", {})) - set(RUN_DEFAULTS)
+    if bad:
+        raise ValueError(f"unknown run keys {sorted(bad)}; expected {sorted(RUN_DEFAULTS)}")
+    run.update(raw.get("run", {}))
+    return {
+        "name": raw.get("name", "prior"),
+        "model": ModelConfig.from_dict(raw.get("model", {})).to_dict(),
+        "train": TrainConfig.from_dict(raw.get("train", {})).to_dict(),
+        "data": resolve_data_config(raw["data"]),
+        "run": run,
+    }
+
+
+def load_config(path: str | pathlib.Path) -> dict[str, Any]:
+    p = pathlib.Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"config file {p} not found")
+    return resolve_config(json.loads(p.read_text()))
+
+
+class Trainer:
+    """Holds the pieces of one run; :meth:`run` trains, :meth:`state` is the current state."""
+
+    def __init__(self, config: dict[str, Any], workdir: str | pathlib.Path):
+        self.config = resolve_config(config)
+        self.workdir = pathlib.Path(workdir)
+        self.mc = ModelConfig.from_dict(self.config["model"])
+        self.tc = TrainConfig.from_dict(self.config["train"])
+        self.source = make_source(self.config["data"])
+        if self.source.is_complex != self.mc.complex:
+            raise ValueError(
+                f"data kind {self.config['data']['kind']!r} gives "
+                f"{'complex' if self.source.is_complex else 'real'} images but model.complex is "
+                f"{self.mc.complex}"
+            )
+        self.mesh = make_mesh(self.tc.num_devices)
+        self.step_fn = make_train_step(self.mc, self.tc, self.mesh)
+        self.mngr = checkpoints.make_manager(
+            self.workdir / "checkpoints", self.config["run"]["keep"]
+        )
+        self.state = replicate(init_state(self.mc, self.tc), self.mesh)
+        if self.mngr.latest_step() is not None:
+            restored = checkpoints.restore(self.mngr, self.state, self.config)
+            self.state = replicate(restored, self.mesh)
+            log.info("resumed from step %d", int(self.state["step"]))
+
+    def batch(self, step: int) -> jnp.ndarray:
+        data_key, _ = step_keys(self.tc.seed, step)
+        return to_channels(self.source.sample(data_key, self.tc.batch_size), self.mc.complex)
+
+    def save(self) -> None:
+        checkpoints.save(self.mngr, int(self.state["step"]), self.state, self.config)
+
+    def run(
+        self, steps: int | None = None, max_minutes: float | None = None, progress: bool = True
+    ) -> dict[str, Any]:
+        """Train until step ``steps`` (default ``train.steps``); returns a summary dict."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "config.json").write_text(json.dumps(self.config, indent=2) + "\n")
+        target = self.tc.steps if steps is None else int(steps)
+        run_cfg = self.config["run"]
+        start = int(self.state["step"])
+        t0 = time.time()
+        losses: list[float] = []
+        logf = (self.workdir / "log.jsonl").open("a")
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=target, initial=start, desc=self.config["name"], mininterval=10)
+        stop_file = self.workdir / "STOP"
+        reason = "steps"
+        step = start
+        for step in range(start, target):
+            _, noise_key = step_keys(self.tc.seed, step)
+            batch = shard_batch(self.batch(step), self.mesh)
+            self.state, metrics = self.step_fn(self.state, batch, noise_key)
+            losses.append(float(metrics["loss"]))
+            done = step + 1
+            if done % run_cfg["log_every"] == 0 or done == target:
+                rec = {
+                    "step": done,
+                    "loss": float(np.mean(losses[-run_cfg["log_every"] :])),
+                    "grad_norm": float(metrics["grad_norm"]),
+                    "elapsed_s": round(time.time() - t0, 1),
+                }
+                logf.write(json.dumps(rec) + "\n")
+                logf.flush()
+                if bar is not None:
+                    bar.set_postfix(loss=f"{rec['loss']:.4f}")
+            if bar is not None:
+                bar.update(1)
+            if done % run_cfg["checkpoint_every"] == 0:
+                self.save()
+                if run_cfg["figures"]:
+                    self.figures()
+            if stop_file.exists():
+                reason = "stop file"
+                break
+            if max_minutes is not None and time.time() - t0 > 60 * max_minutes:
+                reason = "time limit"
+                break
+        if bar is not None:
+            bar.close()
+        logf.close()
+        if int(self.state["step"]) != (self.mngr.latest_step() or -1):
+            self.save()
+            if run_cfg["figures"]:
+                self.figures()
+        return {
+            "steps": int(self.state["step"]),
+            "stopped_by": reason,
+            "wall_s": round(time.time() - t0, 1),
+            "final_loss": float(np.mean(losses[-run_cfg["log_every"] :])) if losses else None,
+        }
+
+    def denoiser(self, ema: bool = True) -> EDMDenoiser:
+        params = self.state["ema" if ema else "params"]
+        return EDMDenoiser(self.mc, jax.device_get(params))
+
+    def figures(self) -> None:
+        """``loss.png`` and ``samples.png``; a failure is logged and never stops training."""
+        try:
+            self._figures()
+        except Exception:  # figures are a convenience, the run must go on
+            log.exception("could not draw figures")
+
+    def _figures(self) -> None:
+        """``loss.png`` (log-scale loss curve) and ``samples.png`` (held-out denoising, samples)."""
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:  # figures are a convenience; training goes on without them
+            return
+        recs = [json.loads(line) for line in (self.workdir / "log.jsonl").read_text().splitlines()]
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.semilogy([r["step"] for r in recs], [r["loss"] for r in recs])
+        ax.set_xlabel("step")
+        ax.set_ylabel("EDM loss (running mean)")
+        ax.set_title(self.config["name"])
+        fig.tight_layout()
+        fig.savefig(self.workdir / "loss.png", dpi=80)
+        plt.close(fig)
+        if not hasattr(self, "_fig_cache"):
+            mc = self.mc
+            fn = jax.jit(lambda p, x, s: EDMDenoiser(mc, p)(x, s))
+            self._fig_cache = (fn, self.source.heldout(1)[0])
+        fn, clean = self._fig_cache
+        ema = self.state["ema"]
+
+        def den(x, s):
+            return fn(ema, x, jnp.asarray(s, jnp.float32))
+
+        den.config = self.mc
+        key = jax.random.key(0)
+        sigmas = (0.05, 0.1, 0.2, 0.5)
+        samples = euler_samples(den, key, 3, 64)
+        fig, axes = plt.subplots(3, len(sigmas) + 1, figsize=(2.2 * (len(sigmas) + 1), 6.6))
+        axes[0, 0].imshow(jnp.abs(clean), cmap="gray", vmin=0, vmax=1)
+        axes[0, 0].set_title("held-out")
+        for i, s in enumerate(sigmas):
+            k = jax.random.fold_in(key, i)
+            noise = jax.random.normal(k, (*clean.shape, 2), jnp.float32) * s
+            noisy = clean + (
+                jax.lax.complex(noise[..., 0], noise[..., 1])
+                if den.config.complex
+                else noise[..., 0]
+            )
+            axes[1, i + 1].imshow(jnp.abs(noisy), cmap="gray", vmin=0, vmax=1)
+            axes[1, i + 1].set_title(f"noisy s={s}")
+            axes[2, i + 1].imshow(
+                jnp.abs(den(noisy.astype(clean.dtype), s)), cmap="gray", vmin=0, vmax=1
+            )
+            axes[2, i + 1].set_title("D(x, s)")
+        for j in range(3):
+            axes[j, 0].imshow(jnp.abs(samples[j]), cmap="gray", vmin=0, vmax=1) if j else None
+        axes[1, 0].set_title("samples")
+        for a in axes.flat:
+            a.axis("off")
+        fig.tight_layout()
+        fig.savefig(self.workdir / "samples.png", dpi=70)
+        plt.close(fig)
+
+
+def euler_samples(den: EDMDenoiser, key: jax.Array, n: int, size: int, steps: int = 18):
+    """Unconditional samples by the deterministic EDM Euler/probability-flow ODE (figure only)."""
+    from models.schedules import karras_sigmas
+
+    sig = karras_sigmas(steps, 0.002, 80.0 * den.config.sigma_data / 0.5)
+    shape = (n, size, size)
+    x = jax.random.normal(key, (*shape, 2), jnp.float32) * sig[0]
+    x = jax.lax.complex(x[..., 0], x[..., 1]) if den.config.complex else x[..., 0]
+    for i in range(steps):
+        d = (x - den(x, sig[i])) / sig[i]
+        x = x + (sig[i + 1] - sig[i]) * d
+    return x
+
+
+def train_main(
+    config_path: str | pathlib.Path,
+    workdir: str | pathlib.Path,
+    steps: int | None = None,
+    max_minutes: float | None = None,
+    export: str | pathlib.Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train (or resume) the run of ``config_path`` in ``workdir``; export EMA weights if asked.
+
+    The summary (steps, wall time, final loss, stop reason) is appended to
+    ``<workdir>/summary.jsonl`` and returned.
+    """
+    trainer = Trainer(load_config(config_path), workdir)
+    summary = trainer.run(steps=steps, max_minutes=max_minutes, progress=progress)
+    summary["config"] = str(config_path)
+    if export is not None:
+        checkpoints.export_weights(
+            export,
+            jax.device_get(trainer.state["ema"]),
+            trainer.mc,
+            extra={
+                "name": trainer.config["name"],
+                "resolved_config": trainer.config,
+                "trained_steps": summary["steps"],
+            },
+        )
+        summary["exported_to"] = str(export)
+    with (pathlib.Path(workdir) / "summary.jsonl").open("a") as f:
+        f.write(json.dumps(summary) + "\n")
+    return summary
