@@ -1,0 +1,159 @@
+"""The CT input format: an HDF5 file with post-log sinograms and the geometry that made them.
+
+Layout (all lengths in the same unit as ``pixel_size``, angles in radians)::
+
+    /sinogram    float32 (slices, angles, det)            parallel and fan beam
+                 float32 (angles, rows, cols)             cone beam (one volume)
+    /angles      float64 (angles,)                        projection angles θ_a
+    attributes:  geometry      "parallel" | "fan-flat" | "fan-arc" | "cone"
+                 image_shape   (H, W), or (D, H, W) for cone beam
+                 pixel_size    float, default 1
+                 det_spacing   float (cone: (row, col)), default 1
+                 det_offset    float, parallel beam only, default 0
+                 source_origin float, fan and cone beam: source-to-rotation-centre distance
+                 origin_det    float, fan and cone beam: rotation-centre-to-detector distance
+    /ground_truth optional float32 (slices, H, W): reference images for ``recon metrics``
+
+The sinogram holds line integrals of the attenuation (``-log(I / I0)``) under the geometry
+conventions of :mod:`operators.ct` (DESIGN.md). :func:`read_ct` checks every field and raises
+:class:`~recon.errors.UserError` naming the file, the field, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from recon.errors import UserError
+
+GEOMETRIES = ("parallel", "fan-flat", "fan-arc", "cone")
+
+
+@dataclasses.dataclass(frozen=True)
+class CTData:
+    sinogram: np.ndarray  # (slices, angles, det) or (angles, rows, cols) for cone
+    angles: np.ndarray
+    geometry: str
+    image_shape: tuple[int, ...]
+    pixel_size: float = 1.0
+    det_spacing: Any = 1.0
+    det_offset: float = 0.0
+    source_origin: float | None = None
+    origin_det: float | None = None
+    ground_truth: np.ndarray | None = None
+
+    def operator(self, dtype=np.float32):
+        """The projector of this geometry (one slice, or the volume for cone beam)."""
+        from operators import ct
+
+        if self.geometry == "parallel":
+            return ct.parallel_beam(
+                self.image_shape, self.angles, self.sinogram.shape[-1], self.det_spacing,
+                self.det_offset, self.pixel_size, dtype=dtype,
+            )
+        if self.geometry in ("fan-flat", "fan-arc"):
+            return ct.fan_beam(
+                self.image_shape, self.angles, self.sinogram.shape[-1], self.source_origin,
+                self.origin_det, self.det_spacing, detector=self.geometry[4:],
+                pixel_size=self.pixel_size, dtype=dtype,
+            )
+        return ct.cone_beam(
+            self.image_shape, self.angles, self.sinogram.shape[-2:], self.source_origin,
+            self.origin_det, tuple(np.broadcast_to(self.det_spacing, (2,)).tolist()),
+            voxel_size=self.pixel_size, dtype=dtype,
+        )
+
+
+def _fail(path, message: str) -> UserError:
+    return UserError(f"{path}: {message}")
+
+
+def read_ct(path: str | pathlib.Path) -> CTData:
+    """Read and check a CT file (see the module docstring for the layout)."""
+    import h5py
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise _fail(path, "no such file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise _fail(path, f"not a readable HDF5 file ({err.__class__.__name__})") from None
+    with f:
+        for name in ("sinogram", "angles"):
+            if name not in f:
+                raise _fail(path, f"missing dataset '/{name}'; found {sorted(f.keys())}")
+        attrs = dict(f.attrs)
+        geometry = attrs.get("geometry", b"parallel")
+        geometry = geometry.decode() if isinstance(geometry, bytes) else str(geometry)
+        if geometry not in GEOMETRIES:
+            raise _fail(path, f"attribute 'geometry' must be one of {GEOMETRIES}, "
+                              f"found {geometry!r}")
+        sino = f["sinogram"]
+        if not np.issubdtype(sino.dtype, np.floating):
+            raise _fail(path, f"'/sinogram' must be real floating point, found {sino.dtype}")
+        sinogram = np.asarray(sino[()], np.float32)
+        angles = np.asarray(f["angles"][()], np.float64)
+        truth = np.asarray(f["ground_truth"][()], np.float32) if "ground_truth" in f else None
+    want_ndim = 3
+    if sinogram.ndim != want_ndim:
+        layout = "(angles, rows, cols)" if geometry == "cone" else "(slices, angles, det)"
+        raise _fail(path, f"'/sinogram' must be {layout}, found shape {sinogram.shape}")
+    if angles.ndim != 1 or not np.all(np.isfinite(angles)):
+        raise _fail(path, f"'/angles' must be a finite 1D array, found shape {angles.shape}")
+    n_angles_axis = 0 if geometry == "cone" else 1
+    if sinogram.shape[n_angles_axis] != angles.size:
+        raise _fail(path, f"'/sinogram' has {sinogram.shape[n_angles_axis]} angles on axis "
+                          f"{n_angles_axis} but '/angles' has {angles.size}")
+    if not np.all(np.isfinite(sinogram)):
+        raise _fail(path, "'/sinogram' contains NaN or Inf")
+    image_shape = tuple(int(v) for v in np.atleast_1d(attrs.get("image_shape", ())))
+    want = 3 if geometry == "cone" else 2
+    if len(image_shape) != want or min(image_shape, default=0) < 1:
+        raise _fail(path, f"attribute 'image_shape' must hold {want} positive sizes, "
+                          f"found {image_shape}")
+    distances = {}
+    for key in ("source_origin", "origin_det"):
+        if geometry != "parallel":
+            if key not in attrs or not np.isfinite(attrs[key]) or float(attrs[key]) <= 0:
+                raise _fail(path, f"attribute '{key}' (a positive distance) is required for "
+                                  f"{geometry} geometry, found {attrs.get(key)!r}")
+            distances[key] = float(attrs[key])
+    if truth is not None and geometry != "cone" and truth.shape != (
+        sinogram.shape[0], *image_shape
+    ):
+        raise _fail(path, f"'/ground_truth' must be {(sinogram.shape[0], *image_shape)}, "
+                          f"found {truth.shape}")
+    det_spacing = np.asarray(attrs.get("det_spacing", 1.0), np.float64)
+    return CTData(
+        sinogram=sinogram, angles=angles, geometry=geometry, image_shape=image_shape,
+        pixel_size=float(attrs.get("pixel_size", 1.0)),
+        det_spacing=det_spacing.tolist() if det_spacing.ndim else float(det_spacing),
+        det_offset=float(attrs.get("det_offset", 0.0)), ground_truth=truth, **distances,
+    )
+
+
+def write_ct(path: str | pathlib.Path, data: CTData) -> None:
+    """Write ``data`` in the CT format (temporary name, then rename)."""
+    import h5py
+
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("sinogram", data=np.asarray(data.sinogram, np.float32))
+        f.create_dataset("angles", data=np.asarray(data.angles, np.float64))
+        if data.ground_truth is not None:
+            f.create_dataset("ground_truth", data=np.asarray(data.ground_truth, np.float32))
+        f.attrs["geometry"] = data.geometry
+        f.attrs["image_shape"] = np.asarray(data.image_shape, np.int64)
+        f.attrs["pixel_size"] = data.pixel_size
+        f.attrs["det_spacing"] = data.det_spacing
+        f.attrs["det_offset"] = data.det_offset
+        for key in ("source_origin", "origin_det"):
+            value = getattr(data, key)
+            if value is not None:
+                f.attrs[key] = value
+    tmp.replace(path)
