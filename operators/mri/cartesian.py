@@ -51,7 +51,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from operators.linop import LinearOperator, Shape, _shape_str
+from operators.linop import LinearOperator, Shape
+
+
+def _shape_str(shape: Sequence[int]) -> str:
+    """A shape as Python prints a tuple: ``(17,)``, ``(2, 16, 16)``."""
+    return str(tuple(int(s) for s in shape))
 
 # -- centring by modulation -------------------------------------------------------------------
 
@@ -135,10 +140,16 @@ class CenteredFFT(LinearOperator):
         return pre, post
 
     def _apply(self, x: jax.Array) -> jax.Array:
+        return _jit_apply(self, x)
+
+    def _adjoint(self, y: jax.Array) -> jax.Array:
+        return _jit_adjoint(self, y)
+
+    def _forward(self, x: jax.Array) -> jax.Array:
         pre, post = self._consts(False)
         return (post * jnp.fft.fftn(pre * x, axes=self.axes)).astype(self.dtype)
 
-    def _adjoint(self, y: jax.Array) -> jax.Array:
+    def _backward(self, y: jax.Array) -> jax.Array:
         pre, post = self._consts(True)
         return (post * jnp.fft.ifftn(pre * y, axes=self.axes)).astype(self.dtype)
 
@@ -227,7 +238,16 @@ class Sense(LinearOperator):
         return _modulation(self._kshape, axes, kind, self.dtype, scale)
 
     # -- forward / adjoint -----------------------------------------------------------------------
+    # Dispatch through module-level jitted functions taking the operator as a pytree argument:
+    # eager calls then compile once per treedef/shape instead of running op by op, and inside an
+    # outer jit/vmap/grad the inner jit is simply inlined.
     def _apply(self, x: jax.Array) -> jax.Array:
+        return _jit_apply(self, x)
+
+    def _adjoint(self, y: jax.Array) -> jax.Array:
+        return _jit_adjoint(self, y)
+
+    def _forward(self, x: jax.Array) -> jax.Array:
         if self.pruned:
             return self._apply_pruned(x)
         axes = self._spatial
@@ -241,7 +261,7 @@ class Sense(LinearOperator):
             y = y * m
         return y.astype(self.dtype)
 
-    def _adjoint(self, y: jax.Array) -> jax.Array:
+    def _backward(self, y: jax.Array) -> jax.Array:
         if self.pruned:
             return self._adjoint_pruned(y)
         axes = self._spatial
@@ -335,6 +355,11 @@ class SenseNormal(LinearOperator):
         return LinearOperator.N.fget(self)
 
     def _apply(self, x: jax.Array) -> jax.Array:
+        return _jit_normal(self, x)
+
+    _adjoint = _apply
+
+    def _normal(self, x: jax.Array) -> jax.Array:
         z = self.maps * x
         if self.mask is not None:
             kndim = z.ndim
@@ -349,7 +374,10 @@ class SenseNormal(LinearOperator):
                 z = z * weights
         return jnp.sum(jnp.conj(self.maps) * z, axis=0).astype(self.dtype)
 
-    _adjoint = _apply
+
+_jit_apply = jax.jit(lambda op, x: op._forward(x))
+_jit_adjoint = jax.jit(lambda op, y: op._backward(y))
+_jit_normal = jax.jit(lambda op, x: op._normal(x))
 
 
 # -- factory -----------------------------------------------------------------------------------
