@@ -58,6 +58,7 @@ def _shape_str(shape: Sequence[int]) -> str:
     """A shape as Python prints a tuple: ``(17,)``, ``(2, 16, 16)``."""
     return str(tuple(int(s) for s in shape))
 
+
 # -- centring by modulation -------------------------------------------------------------------
 
 

@@ -76,8 +76,10 @@ def test_equispaced_offset_and_plain_mode():
     m = om.equispaced_mask(0, width, 0.125, 4, offset=2, fraction_matching=False)
     expected = np.union1d(np.arange(2, width, 4), center_lines(width, 0.125))
     np.testing.assert_array_equal(np.flatnonzero(m), expected)
-    offsets = {np.flatnonzero(om.equispaced_mask(s, width, 0.0, 4, fraction_matching=False))[0]
-               for s in range(40)}
+    offsets = {
+        np.flatnonzero(om.equispaced_mask(s, width, 0.0, 4, fraction_matching=False))[0]
+        for s in range(40)
+    }
     assert offsets == {0, 1, 2, 3}
 
 
