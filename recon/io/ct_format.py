@@ -138,11 +138,9 @@ def read_ct(path: str | pathlib.Path) -> CTData:
 
 def write_ct(path: str | pathlib.Path, data: CTData) -> None:
     """Write ``data`` in the CT format (temporary name, then rename)."""
-    import h5py
+    from recon.io.hdf5 import atomic_h5
 
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with h5py.File(tmp, "w") as f:
+    with atomic_h5(path) as f:
         f.create_dataset("sinogram", data=np.asarray(data.sinogram, np.float32))
         f.create_dataset("angles", data=np.asarray(data.angles, np.float64))
         if data.ground_truth is not None:
@@ -156,4 +154,3 @@ def write_ct(path: str | pathlib.Path, data: CTData) -> None:
             value = getattr(data, key)
             if value is not None:
                 f.attrs[key] = value
-    tmp.replace(path)
