@@ -24,12 +24,23 @@ from flax import struct
 from operators.linop import LinearOperator, Shape
 
 
+def _patch_batching() -> None:
+    """jax-finufft 1.3.1's vmap rule reads ``jax._src.interpreters.batching.not_mapped``, which
+    newer JAX (0.10) removed; it was ``None`` (JAX's marker for an unbatched argument), so restore
+    that alias. Without it every ``jax.vmap`` of this backend fails with an AttributeError."""
+    from jax._src.interpreters import batching
+
+    if not hasattr(batching, "not_mapped"):
+        batching.not_mapped = None
+
+
 def available() -> bool:
     """True when ``jax_finufft`` imports."""
     try:
         import jax_finufft  # noqa: F401
     except Exception:  # pragma: no cover - depends on the installation
         return False
+    _patch_batching()
     return True
 
 

@@ -290,11 +290,17 @@ class JaxNUFFT(LinearOperator):
         return _to_padded_grid(x, self.image_shape, self.grid_shape, self.pad, self._deapod())
 
     def _apply(self, x: jax.Array) -> jax.Array:
+        return _jit_forward(self, x)
+
+    def _adjoint(self, y: jax.Array) -> jax.Array:
+        return _jit_adjoint(self, y)
+
+    def _forward_impl(self, x: jax.Array) -> jax.Array:
         grid = self._grid(x).reshape(-1, *self._padded)
         y = interp(grid, self.starts, self.weights)[:, self.inv_perm]
         return y.reshape(self.out_shape).astype(self.dtype)
 
-    def _adjoint(self, y: jax.Array) -> jax.Array:
+    def _adjoint_impl(self, y: jax.Array) -> jax.Array:
         y = y.reshape(-1, int(np.prod(self.coord_shape)))[:, self.perm]
         grid = spread(y, self.starts, self.weights, self._padded)
         grid = grid.reshape(*self.batch_shape, *self._padded)
@@ -310,3 +316,9 @@ class JaxNUFFT(LinearOperator):
         from operators.mri.toeplitz import ToeplitzNormal
 
         return ToeplitzNormal(self.toeplitz_kernel, self.image_shape, self.batch_shape, self.dtype)
+
+
+# Jitted entry points (the operator is a pytree argument: static fields key the cache), so eager
+# use does not dispatch dozens of small ops; inside an outer jit they are simply inlined.
+_jit_forward = jax.jit(lambda op, x: op._forward_impl(x))
+_jit_adjoint = jax.jit(lambda op, y: op._adjoint_impl(y))

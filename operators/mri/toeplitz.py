@@ -17,6 +17,7 @@ The adjoint uses ``conj(K)``, so the operator is exactly self-consistent even wh
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jax
@@ -69,12 +70,16 @@ class ToeplitzNormal(LinearOperator):
         return "ToeplitzNormal"
 
     def _apply(self, x: jax.Array) -> jax.Array:
-        z = _pad_fft(x, self.image_shape) * self.kernel.astype(self.dtype)
-        return _ifft_crop(z, self.image_shape).astype(self.dtype)
+        return _circulant(x, self.kernel, self.image_shape, self.dtype)
 
     def _adjoint(self, y: jax.Array) -> jax.Array:
-        z = _pad_fft(y, self.image_shape) * jnp.conj(self.kernel).astype(self.dtype)
-        return _ifft_crop(z, self.image_shape).astype(self.dtype)
+        return _circulant(y, jnp.conj(self.kernel), self.image_shape, self.dtype)
+
+
+@partial(jax.jit, static_argnums=(2, 3))
+def _circulant(x: jax.Array, kernel: jax.Array, image_shape: Shape, dtype: Any) -> jax.Array:
+    z = _pad_fft(x, image_shape) * kernel.astype(dtype)
+    return _ifft_crop(z, image_shape).astype(dtype)
 
 
 def toeplitz_kernel(op: LinearOperator, weights: Any = None) -> jax.Array:
