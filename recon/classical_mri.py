@@ -1,0 +1,168 @@
+"""Classical multi-coil MRI reconstruction of a volume: ESPIRiT maps + SENSE-model solvers.
+
+For k-space ``(slices, C, H, W)`` with a 1-D phase-encode mask ``(W,)`` (fastMRI layout):
+
+- ``zero-filled``: root-sum-of-squares of the coil images of the zero-filled k-space (fastMRI's
+  baseline); no coil maps.
+- ``cg-sense``: ``(A^H A + lam I) x = A^H y`` by CG (:mod:`recon.solvers.cg`);
+- ``l1-wavelet``: FISTA on ``1/2||Ax - y||² + lam·max|A^H y|·||Wx||_1``
+  (:mod:`recon.solvers.fista`);
+- ``tv``: total variation by PDHG (:mod:`recon.solvers.pdhg`, when available);
+
+with ``A = operators.mri.sense(maps, mask)`` and ``maps`` from ESPIRiT (:mod:`recon.coils`)
+calibrated on the centre lines. ESPIRiT maps have unit root-sum-of-squares where the coils see
+signal, so ``|x|`` is on fastMRI's intensity scale (the RSS of the coil images under the
+orthonormal inverse FFT, DESIGN.md).
+
+Slices are processed in batches by one jitted, vmapped function per (method, mask, batch shape):
+a batch is one XLA computation, not a Python loop over slices; a progress callback sees batches.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from operators.fft import ifftc
+from operators.mri import sense
+from recon.coils.espirit import acs_width, default_calib_shape, espirit
+from recon.solvers.cg import cg_sense
+from recon.solvers.fista import fista_l1
+
+METHODS = ("zero-filled", "cg-sense", "l1-wavelet", "tv")
+#: library defaults; lam is relative (see each solver), chosen on tuning slices of the
+#: evaluation in experiments/eval_classical_mri.py (never on its test slices)
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "zero-filled": {},
+    "cg-sense": {"lam": 1e-3, "iters": 50},
+    "l1-wavelet": {"lam": 4e-4, "iters": 100},
+    "tv": {"lam": 2e-4, "iters": 100},
+}
+
+
+def rss(coil_images: jax.Array, axis: int = 0) -> jax.Array:
+    """Root-sum-of-squares over ``axis``."""
+    return jnp.sqrt(jnp.sum(jnp.abs(coil_images) ** 2, axis=axis))
+
+
+def _tv_solver() -> Callable:
+    try:
+        from recon.solvers import pdhg
+    except ImportError as err:
+        raise ValueError("method 'tv' needs recon.solvers.pdhg, which is not installed in this "
+                         "version") from err
+    return pdhg
+
+
+def _solve_one(method: str, ksp: jax.Array, maps: jax.Array, mask: np.ndarray, lam: float,
+               iters: int) -> jax.Array:
+    A = sense(maps, mask)
+    y = ksp * jnp.asarray(mask, jnp.real(ksp).dtype)
+    if method == "cg-sense":
+        return cg_sense(A, y, lam=lam, maxiter=iters, tol=0.0).x
+    if method == "l1-wavelet":
+        return fista_l1(A, y, lam=lam, iterations=iters).x
+    if method == "tv":
+        return _tv(A, y, lam, iters)
+    raise ValueError(f"unknown method {method!r}")
+
+
+def _tv(A, y, lam, iters):
+    pdhg = _tv_solver()
+    aty = A.H(y)
+    scale = jnp.max(jnp.abs(aty))
+    return pdhg.tv_recon(A, y, lam=lam * scale, iterations=iters)
+
+
+@functools.lru_cache(maxsize=8)
+def _batched(method: str, mask_bytes: bytes, width: int, lam: float, iters: int) -> Callable:
+    mask = np.frombuffer(mask_bytes, np.float32).reshape(width)
+    fn = functools.partial(_solve_one, method, mask=mask, lam=lam, iters=iters)
+    return jax.jit(jax.vmap(lambda k, m: fn(k, m)))
+
+
+@jax.jit
+def _zero_filled(ksp: jax.Array) -> jax.Array:
+    return rss(ifftc(ksp, axes=(-2, -1)), axis=1)
+
+
+def calib_shape_for(mask: np.ndarray, shape: tuple[int, int], coils: int) -> tuple[int, int]:
+    """ESPIRiT calibration region for the fully sampled centre block of ``mask``."""
+    return default_calib_shape(shape, acs_width(mask), coils)
+
+
+def reconstruct(
+    kspace: np.ndarray,
+    mask: np.ndarray,
+    method: str = "l1-wavelet",
+    *,
+    lam: float | None = None,
+    iters: int | None = None,
+    calib: np.ndarray | None = None,
+    calib_mask: np.ndarray | None = None,
+    batch: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Magnitude images ``(slices, H, W)`` float32 from k-space ``(slices, C, H, W)``.
+
+    Args:
+        kspace: complex, zeros at unsampled lines; phase encode last.
+        mask: ``(W,)`` sampled lines.
+        method: one of :data:`METHODS`.
+        lam, iters: solver options (``None``: :data:`DEFAULTS`; ``lam`` is relative).
+        calib, calib_mask: k-space and line mask to calibrate the coil maps on (ISMRMRD files
+            with separate ACS lines); default the data itself.
+        batch: slices per vmapped batch (default: from the memory ESPIRiT needs).
+        progress: called with the number of slices finished after every batch.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    kspace = np.asarray(kspace)
+    if kspace.ndim != 4:
+        raise ValueError(f"expected k-space (slices, coils, H, W), got shape {kspace.shape}")
+    ns, nc, h, w = kspace.shape
+    mask = np.asarray(mask, np.float32).reshape(w)
+    opts = {**DEFAULTS[method]}
+    if lam is not None:
+        opts["lam"] = float(lam)
+    if iters is not None:
+        opts["iters"] = int(iters)
+    if method == "tv":
+        _tv_solver()
+    if batch is None:
+        per_slice = h * w * nc * nc * 8 * 4  # the ESPIRiT matrix field and its temporaries
+        batch = int(max(1, min(ns, (1 << 29) // max(per_slice, 1))))
+    calib = kspace if calib is None else np.asarray(calib)
+    cmask = mask if calib_mask is None else np.asarray(calib_mask, np.float32).reshape(w)
+    out = np.zeros((ns, h, w), np.float32)
+    cshape = None if method == "zero-filled" else calib_shape_for(cmask, (h, w), nc)
+    for start in range(0, ns, batch):
+        stop = min(ns, start + batch)
+        kb = jnp.asarray(kspace[start:stop], jnp.complex64)
+        if method == "zero-filled":
+            img = _zero_filled(kb)
+        else:
+            maps = espirit(jnp.asarray(calib[start:stop], jnp.complex64), cshape)
+            solver = _batched(method, mask.tobytes(), w, float(opts["lam"]), int(opts["iters"]))
+            img = jnp.abs(solver(kb, maps))
+        out[start:stop] = np.asarray(img, np.float32)
+        if progress is not None:
+            progress(stop - start)
+    if not np.isfinite(out).all():
+        raise ValueError("the reconstruction produced NaN or Inf (check the input scaling)")
+    return out
+
+
+def centre_crop(images: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Centre crop of the last two axes (fastMRI's ``center_crop`` convention)."""
+    h, w = images.shape[-2:]
+    ch, cw = shape
+    if ch > h or cw > w or ch < 1 or cw < 1:
+        raise ValueError(f"crop {ch}x{cw} does not fit the image {h}x{w}")
+    sh, sw = (h - ch) // 2, (w - cw) // 2
+    return images[..., sh : sh + ch, sw : sw + cw]

@@ -1,0 +1,169 @@
+"""``recon mri`` and ``recon metrics`` end to end, and every bad-input case through the CLI."""
+
+from __future__ import annotations
+
+import h5py
+import jax
+import numpy as np
+import pytest
+
+from operators.mri import random_mask
+from recon.cli import main
+from recon.io import write_fastmri, write_ismrmrd
+from recon.metrics import psnr
+from recon.simulate import phantom_kspace
+
+N = 64
+
+
+@pytest.fixture(scope="module")
+def sim():
+    ks, tg = [], []
+    for s in range(2):
+        d = phantom_kspace((N, N), num_coils=4, noise=0.002, key=jax.random.PRNGKey(s))
+        ks.append(d["kspace"])
+        tg.append(d["target"])
+    mask = random_mask(0, N, 0.2, 3)
+    return np.stack(ks), mask, np.stack(tg)
+
+
+@pytest.fixture(scope="module")
+def fastmri_file(tmp_path_factory, sim):
+    ks, mask, tg = sim
+    path = tmp_path_factory.mktemp("in") / "vol.h5"
+    write_fastmri(path, ks * mask, mask, reference=tg)
+    return path
+
+
+def _leftovers(directory):
+    return [p.name for p in directory.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("method", ["zero-filled", "cg-sense", "l1-wavelet"])
+def test_methods_write_fastmri_scaled_output(tmp_path, fastmri_file, sim, method, capsys):
+    out = tmp_path / "out.h5"
+    rc = main(["-q", "mri", str(fastmri_file), "--out", str(out), "--method", method,
+               "--iters", "15"])
+    assert rc == 0
+    with h5py.File(out) as f:
+        rec = f["reconstruction"][()]
+        assert rec.dtype == np.float32 and rec.shape == (2, N, N)
+        assert f.attrs["method"] == method
+        assert f.attrs["format"] == "fastmri"
+    tg = sim[2]
+    # fastMRI intensity scale: same magnitude scale as the RSS reference (no arbitrary factor)
+    assert 0.8 < rec.max() / tg.max() < 1.25
+    zf = main(["-q", "metrics", str(out), str(fastmri_file)])
+    assert zf == 0
+    assert "PSNR" in capsys.readouterr().out
+    floor = 20.0 if method == "zero-filled" else 24.0
+    assert psnr(tg, rec) > floor
+    assert not _leftovers(tmp_path)
+
+
+def test_iterative_beats_zero_filled_and_crop_and_compression(tmp_path, fastmri_file, sim):
+    tg = sim[2]
+    zf, l1 = tmp_path / "zf.h5", tmp_path / "l1.h5"
+    assert main(["-q", "mri", str(fastmri_file), "--out", str(zf), "--method", "zero-filled"]) == 0
+    assert main(["-q", "mri", str(fastmri_file), "--out", str(l1), "--coils", "3",
+                 "--crop", "48x40"]) == 0
+    with h5py.File(zf) as a, h5py.File(l1) as b:
+        z = a["reconstruction"][()]
+        x = b["reconstruction"][()]
+        assert x.shape == (2, 48, 40) and b.attrs["coils"] == 3 and b.attrs["crop"] == "48x40"
+    sl = (slice(None), slice(8, 56), slice(12, 52))
+    assert psnr(tg[sl], x) > psnr(tg[sl], z[sl]) + 2.0
+
+
+def test_ismrmrd_input_with_noise_and_separate_acs(tmp_path, sim):
+    ks, mask, tg = sim
+    rng = np.random.default_rng(0)
+    noise = (rng.standard_normal((4, 256)) + 1j * rng.standard_normal((4, 256))) * 0.002
+    img_mask = mask.copy()
+    acs = np.zeros(N, bool)
+    acs[N // 2 - 8 : N // 2 + 8] = True
+    img_mask[N // 2 - 8 : N // 2 + 8] = 0  # calibration-only lines (flag 20)
+    img_mask[::4] = 1
+    path = tmp_path / "raw.h5"
+    write_ismrmrd(path, ks, img_mask, acs=acs, noise=noise, shuffle_seed=1)
+    out = tmp_path / "out.h5"
+    assert main(["-q", "mri", str(path), "--out", str(out), "--method", "cg-sense"]) == 0
+    with h5py.File(out) as f:
+        rec = f["reconstruction"][()]
+        assert f.attrs["format"] == "ismrmrd" and bool(f.attrs["prewhitened"])
+    assert rec.shape == (2, N, N) and psnr(tg, rec) > 20.0
+
+
+def _run_bad(tmp_path, path, capsys, *extra):
+    out = tmp_path / "bad_out.h5"
+    rc = main(["-q", "mri", str(path), "--out", str(out), *extra])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert len(err.splitlines()) == 1 and str(path) in err
+    assert not out.exists() and not _leftovers(tmp_path)
+    return err
+
+
+def test_bad_not_hdf5(tmp_path, capsys):
+    p = tmp_path / "x.h5"
+    p.write_text("this is not HDF5")
+    assert "not a readable HDF5" in _run_bad(tmp_path, p, capsys)
+
+
+def test_bad_truncated(tmp_path, fastmri_file, capsys):
+    data = fastmri_file.read_bytes()
+    p = tmp_path / "trunc.h5"
+    p.write_bytes(data[: len(data) // 2])
+    err = _run_bad(tmp_path, p, capsys)
+    assert "truncated" in err
+
+
+def test_bad_missing_kspace(tmp_path, capsys):
+    p = tmp_path / "nok.h5"
+    with h5py.File(p, "w") as f:
+        f["foo"] = np.zeros(3)
+    assert "no 'kspace'" in _run_bad(tmp_path, p, capsys)
+
+
+def test_bad_dtype_and_ndim(tmp_path, capsys):
+    p = tmp_path / "real.h5"
+    with h5py.File(p, "w") as f:
+        f["kspace"] = np.ones((1, 2, 8, 8), np.float32)
+    assert "must be complex" in _run_bad(tmp_path, p, capsys)
+    q = tmp_path / "ndim.h5"
+    with h5py.File(q, "w") as f:
+        f["kspace"] = np.ones((8, 8), np.complex64)
+    assert "2-D" in _run_bad(tmp_path, q, capsys)
+
+
+def test_bad_all_zero_mask(tmp_path, sim, capsys):
+    ks, mask, _ = sim
+    p = tmp_path / "zmask.h5"
+    write_fastmri(p, ks * mask, np.zeros_like(mask))
+    assert "all zero" in _run_bad(tmp_path, p, capsys)
+
+
+def test_bad_mask_contradicts_kspace(tmp_path, sim, capsys):
+    ks, mask, _ = sim
+    p = tmp_path / "contra.h5"
+    write_fastmri(p, ks, mask)  # fully sampled data with an undersampling mask
+    assert "contradicts" in _run_bad(tmp_path, p, capsys)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_bad_nan_inf(tmp_path, sim, capsys, value):
+    ks, mask, _ = sim
+    bad = (ks * mask).copy()
+    bad[0, 0, 3, int(np.flatnonzero(mask)[0])] = value
+    p = tmp_path / "nan.h5"
+    write_fastmri(p, bad, mask)
+    assert "NaN or Inf" in _run_bad(tmp_path, p, capsys)
+
+
+def test_bad_arguments(tmp_path, fastmri_file, capsys):
+    _run_bad(tmp_path, fastmri_file, capsys, "--crop", "500x500")
+    assert main(["-q", "mri", str(fastmri_file), "--out", str(tmp_path / "o.h5"),
+                 "--coils", "9"]) == 2
+    assert main(["-q", "mri", str(tmp_path / "missing.h5"), "--out",
+                 str(tmp_path / "o.h5")]) == 2
+    assert "no such file" in capsys.readouterr().err
