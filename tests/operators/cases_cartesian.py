@@ -34,9 +34,9 @@ def _(dtype):
 
 @register("sense-2d-8coil-lines", dtypes=COMPLEX)
 def _(dtype):
-    """fastMRI line mask (W,): the pruned path."""
-    A = om.sense(MAPS_8.astype(dtype), LINES_24)
-    assert A.pruned
+    """fastMRI line mask (W,): forward and adjoint both pruned."""
+    A = om.sense(MAPS_8.astype(dtype), LINES_24, prune=True)
+    assert A.pruned and A.prune_forward
     return A
 
 
@@ -53,4 +53,4 @@ def _(dtype):
 
 @register("sense-3d-multicoil-lines", dtypes=COMPLEX)
 def _(dtype):
-    return om.sense(MAPS_3D.astype(dtype), LINES_10)
+    return om.sense(MAPS_3D.astype(dtype), LINES_10, prune=True)

@@ -74,15 +74,20 @@ def test_pruned_equals_unpruned_and_unfused():
     maps = crandn(8, 32, 32)
     mask = om.equispaced_mask(0, 32, 0.125, 4)
     x, y = crandn(32, 32), crandn(8, 32, 32)
-    pruned = om.sense(maps, mask)
+    pruned = om.sense(maps, mask, prune=True)
+    auto = om.sense(maps, mask)
     dense = om.sense(maps, mask, prune=False)
     textbook = om.sense(maps, mask, fused=False)
-    assert pruned.pruned and not dense.pruned
+    assert pruned.pruned and pruned.prune_forward and pruned.prune_adjoint
+    assert auto.pruned and auto.prune_adjoint and not auto.prune_forward
+    assert not dense.pruned
     assert pruned.num_lines == int(mask.sum())
-    for other in (dense, textbook):
+    for other in (auto, dense, textbook):
         assert rel(pruned(x), other(x)) <= 1e-6
         assert rel(pruned.H(y), other.H(y)) <= 1e-6
         assert rel(pruned.N(x), other.N(x)) <= 1e-6
+    with pytest.raises(ValueError, match="prune"):
+        om.sense(maps, mask, prune="sometimes")
 
 
 def test_new_mask_with_same_count_does_not_recompile():
@@ -103,7 +108,7 @@ def test_new_mask_with_same_count_does_not_recompile():
         traces.append(1)
         return A.H(A(v))
 
-    A1, A2, A3 = om.sense(maps, base), om.sense(maps, other), om.sense(maps, fewer)
+    A1, A2, A3 = (om.sense(maps, m, prune=True) for m in (base, other, fewer))
     r1, r2 = normal_eq(A1, x), normal_eq(A2, x)
     assert len(traces) == 1, "a new mask with the same number of lines retraced"
     assert rel(r2, om.sense(maps, other, prune=False).N(x)) <= 1e-5
@@ -120,7 +125,7 @@ def test_traced_mask_with_static_count():
 
     @jax.jit
     def forward(m, v):
-        A = om.sense(maps, m, num_lines=count)
+        A = om.sense(maps, m, num_lines=count, prune=True)
         assert A.pruned
         return A(v), A.H(A(v))
 
