@@ -7,6 +7,10 @@ Mapping of sigpy's convention (see :mod:`operators.mri.nufft_jax`) onto FINUFFT'
 adjoint (type 1), both scaled by ``prod(N)^(-1/2)``. Leading batch axes (coils) are passed to
 FINUFFT as one batched transform.
 
+FINUFFT's tolerance is not a bound: against an exact NUDFT its relative error reached 2.2x the
+tolerance here (2-D, complex64; 0.1-2.2x over 2-D/3-D cases), so this backend passes
+``eps / EPS_SAFETY`` to FINUFFT, which makes the requested ``eps`` hold (tested for 1e-3 and 1e-5).
+
 FINUFFT's type 1 is the adjoint of its type 2 only up to ``eps``: the normalised adjoint error of
 this backend is of the order of ``eps / sqrt(M)``, so adjoint-exact uses (the property tests) need
 a small ``eps``. Used because it is the fastest CPU NUFFT; it does not run on TPU.
@@ -22,6 +26,8 @@ import numpy as np
 from flax import struct
 
 from operators.linop import LinearOperator, Shape
+
+EPS_SAFETY = 3.0  # FINUFFT tolerance = requested eps / EPS_SAFETY (see module docstring)
 
 
 def _patch_batching() -> None:
@@ -105,20 +111,25 @@ class FinufftNUFFT(LinearOperator):
         return "NUFFT[finufft]"
 
     @property
+    def finufft_eps(self) -> float:
+        """The tolerance handed to FINUFFT."""
+        return self.eps / EPS_SAFETY
+
+    @property
     def _scale(self) -> float:
         return float(np.prod(self.image_shape)) ** -0.5
 
     def _apply(self, x: jax.Array) -> jax.Array:
         import jax_finufft
 
-        y = jax_finufft.nufft2(x, *self.points, iflag=-1, eps=self.eps)
+        y = jax_finufft.nufft2(x, *self.points, iflag=-1, eps=self.finufft_eps)
         return (y * self._scale).reshape(self.out_shape).astype(self.dtype)
 
     def _adjoint(self, y: jax.Array) -> jax.Array:
         import jax_finufft
 
         flat = y.reshape(*self.batch_shape, -1)
-        x = jax_finufft.nufft1(self.image_shape, flat, *self.points, iflag=1, eps=self.eps)
+        x = jax_finufft.nufft1(self.image_shape, flat, *self.points, iflag=1, eps=self.finufft_eps)
         return (x * self._scale).astype(self.dtype)
 
     @property
