@@ -3,8 +3,10 @@
 :func:`cg` solves ``(N + lam I) x = b`` for a Hermitian positive semidefinite ``N`` (Hestenes &
 Stiefel, J. Res. NBS 49:409, 1952) in a ``lax.while_loop`` that stops when
 ``||r|| <= tol ||b||`` or after ``maxiter`` steps, and returns the iteration count and the
-relative residual. It is wrapped in ``lax.custom_linear_solve`` (``symmetric=True``) so that
-gradients through the solution are implicit (one more CG solve), not unrolled through the loop —
+relative residual. It is wrapped in ``lax.custom_linear_solve`` so that gradients through the
+solution are implicit (one more CG solve; the transpose of a Hermitian ``N`` is ``conj(N)``, so
+the transposed solve conjugates around the same CG — ``symmetric=True`` would be wrong for complex
+systems), not unrolled through the loop —
 the same mechanism as ``jax.scipy.sparse.linalg.cg``, which we do not call directly only because
 it does not report how many iterations it ran.
 
@@ -94,8 +96,13 @@ def cg(
     def solve(mv, rhs):
         return _cg_loop(mv, rhs, x0, tol, maxiter)
 
+    def transpose_solve(_, rhs):
+        # N^T = conj(N) for Hermitian N: solve N conj(x) = conj(rhs)
+        x, aux = _cg_loop(matvec, jnp.conj(rhs), jnp.zeros_like(rhs), tol, maxiter)
+        return jnp.conj(x), aux
+
     x, (k, rel) = jax.lax.custom_linear_solve(
-        matvec, b, solve, symmetric=True, has_aux=True
+        matvec, b, solve, transpose_solve, has_aux=True
     )
     return CGResult(x, k, rel)
 
