@@ -7,4 +7,5 @@ and is registered in :data:`SUITES` (suite name -> module name under ``recon.ben
 SUITES: dict[str, str] = {
     # "name": "module",  (one line per suite)
     "sense": "sense",
+    "nufft": "nufft",
 }
