@@ -103,6 +103,8 @@ def fbp(
     Parallel beam needs angles evenly covering π (or 2π); fan and cone beam a full 2π scan with
     evenly spaced views (no short-scan weighting). Returns an image of ``op.in_shape``.
     """
+    if not isinstance(op, (ParallelBeam, RayProjector2D, ConeBeam)):
+        raise ValueError(f"fbp needs a CT projector from operators.ct, found {op!r}")
     sino = _check_sino(op, sino)
     if isinstance(op, ParallelBeam) or (isinstance(op, RayProjector2D) and op.kind == "parallel"):
         return _fbp_parallel(op, sino, filter, frequency_scaling, upsample)

@@ -77,7 +77,8 @@ def pdhg_tv(
         p = ((p + sigma * (A(x_bar) - y)) / (1 + sigma)).astype(A.out_dtype)
         q = q + (sigma * c) * grad(x_bar)
         mag = jnp.sqrt(jnp.sum(jnp.abs(q) ** 2, axis=0, keepdims=True))
-        q = (q / jnp.maximum(1.0, mag / radius)).astype(grad.out_dtype)
+        shrink = jnp.where(mag > radius, radius / jnp.where(mag > radius, mag, 1.0), 1.0)
+        q = (q * shrink).astype(grad.out_dtype)
         x_new = x - tau * (A.H(p) + c * grad.H(q))
         if nonneg:
             x_new = jnp.maximum(x_new, 0)

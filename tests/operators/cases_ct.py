@@ -7,7 +7,8 @@ endpoints differ); their adjoints are checked more cheaply in ``tests/operators/
 import numpy as np
 
 from operators.ct import cone_beam, fan_beam, parallel_beam
-from tests.operators.registry import REAL, register
+from operators.finite_difference import finite_difference
+from tests.operators.registry import COMPLEX, REAL, register
 
 ANGLES = np.linspace(0.0, np.pi, 12, endpoint=False) + 0.1
 FULL = np.linspace(0.0, 2 * np.pi, 10, endpoint=False) + 0.05
@@ -26,3 +27,13 @@ def _(dtype):
 @register("ct-cone", dtypes=REAL)
 def _(dtype):
     return cone_beam((6, 8, 7), FULL[:6], (9, 11), 30.0, 15.0, det_spacing=(1.1, 1.4), dtype=dtype)
+
+
+@register("finite-difference-2d", dtypes=REAL)
+def _(dtype):
+    return finite_difference((7, 5), dtype=dtype)
+
+
+@register("finite-difference-3d-axes", dtypes=COMPLEX)
+def _(dtype):
+    return finite_difference((3, 6, 5), axes=(1, 2), dtype=dtype)
