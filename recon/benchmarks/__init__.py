@@ -8,4 +8,5 @@ SUITES: dict[str, str] = {
     # "name": "module",  (one line per suite)
     "sense": "sense",
     "nufft": "nufft",
+    "mri-recon": "mri_recon",
 }
