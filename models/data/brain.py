@@ -84,26 +84,30 @@ def sample_coords(key: jax.Array, patch: int, shape: tuple[int, int, int]) -> jn
     """``(3, patch, patch)`` voxel coordinates of one training plane (see module docstring)."""
     ko, kc, kz, kside, kf, kr, ks, ke, ka = jax.random.split(key, 9)
     nx, ny, _nz = shape
-    orient = jax.random.randint(ko, (), 0, 3)  # 0 axial, 1 coronal, 2 sagittal
+    orient = jax.random.randint(ko, (), 0, 3, dtype=jnp.int32)  # 0 axial, 1 coronal, 2 sagittal
     r = jnp.arange(patch, dtype=jnp.float32) - (patch - 1) / 2.0
     u, v = jnp.meshgrid(r, r, indexing="ij")
-    disp = _smooth_field(ke, 5, patch, 2) * jax.random.uniform(ka, (), maxval=3.0)
+    disp = _smooth_field(ke, 5, patch, 2) * jax.random.uniform(
+        ka, (), maxval=3.0, dtype=jnp.float32
+    )
     u, v = u + disp[..., 0], v + disp[..., 1]
-    flips = jnp.where(jax.random.bernoulli(kf, 0.5, (2,)), -1.0, 1.0)
-    theta = jax.random.uniform(kr, (), minval=-np.pi / 12, maxval=np.pi / 12)
-    scale = jnp.exp(jax.random.uniform(ks, (), minval=np.log(0.8), maxval=np.log(1.25)))
+    flips = jnp.where(jax.random.bernoulli(kf, jnp.float32(0.5), (2,)), -1.0, 1.0)
+    theta = jax.random.uniform(kr, (), minval=-np.pi / 12, maxval=np.pi / 12, dtype=jnp.float32)
+    scale = jnp.exp(
+        jax.random.uniform(ks, (), minval=np.log(0.8), maxval=np.log(1.25), dtype=jnp.float32)
+    )
     c, s = jnp.cos(theta), jnp.sin(theta)
     pu = scale * flips[0] * (c * u - s * v)
     pv = scale * flips[1] * (s * u + c * v)
-    cx, cy, cz_in = jax.random.uniform(kc, (3,))
+    cx, cy, cz_in = jax.random.uniform(kc, (3,), dtype=jnp.float32)
     # in-plane centres range over most of the volume (crops near the edge include background)
     x0, y0 = 35 + cx * (nx - 70), 35 + cy * (ny - 70)
     # axial planes: z from [8, Z0 - 1.5] or [Z1 + 0.5, 150]; the two ranges sized by length
     lo_len, hi_len = _Z_BELOW_MAX - 8.0, 150.0 - _Z_ABOVE_MIN
-    t = jax.random.uniform(kz, ()) * (lo_len + hi_len)
+    t = jax.random.uniform(kz, (), dtype=jnp.float32) * (lo_len + hi_len)
     z_axial = jnp.where(t < lo_len, 8.0 + t, _Z_ABOVE_MIN + (t - lo_len))
     # coronal / sagittal planes: centre below or above the band, then z clipped to that side
-    below = jax.random.bernoulli(kside, lo_len / (lo_len + hi_len))
+    below = jax.random.bernoulli(kside, jnp.float32(lo_len / (lo_len + hi_len)))
     z_c = jnp.where(below, 8.0 + cz_in * (_Z_BELOW_MAX - 8.0), _Z_ABOVE_MIN + cz_in * hi_len)
     ones = jnp.ones_like(u)
     axial = jnp.stack([x0 + pu, y0 + pv, z_axial * ones])
@@ -125,16 +129,24 @@ def synthesize(key: jax.Array, maps: jnp.ndarray) -> jnp.ndarray:
     """Complex image from sampled maps ``(4, H, W)`` (GM, WM, CSF, T1); magnitude in [0, 1]."""
     kc, kt, kg, kb, kba, ksc, kp0, kp, kpa = jax.random.split(key, 9)
     size = maps.shape[-1]
-    mu = jax.random.uniform(kc, (3,))
+    mu = jax.random.uniform(kc, (3,), dtype=jnp.float32)
     tissue = jnp.tensordot(mu, maps[:3], axes=1) / jnp.maximum(jnp.max(mu), 1e-3)
-    gamma = jnp.exp(jax.random.uniform(kg, (), minval=np.log(0.6), maxval=np.log(1.6)))
+    gamma = jnp.exp(
+        jax.random.uniform(kg, (), minval=np.log(0.6), maxval=np.log(1.6), dtype=jnp.float32)
+    )
     t1 = jnp.clip(maps[3], 0.0, 1.0) ** gamma
-    mag = jnp.where(jax.random.bernoulli(kt, 0.7), tissue, t1)
-    bias = _smooth_field(kb, 4, size)[..., 0] * jax.random.uniform(kba, (), maxval=0.3)
+    mag = jnp.where(jax.random.bernoulli(kt, jnp.float32(0.7)), tissue, t1)
+    bias = _smooth_field(kb, 4, size)[..., 0] * jax.random.uniform(
+        kba, (), maxval=0.3, dtype=jnp.float32
+    )
     bias = jnp.exp(bias - jnp.max(bias))
-    mag = jnp.clip(mag * bias, 0.0, 1.0) * jax.random.uniform(ksc, (), minval=0.7, maxval=1.0)
-    phase = jax.random.uniform(kp0, (), minval=-np.pi, maxval=np.pi)
-    phase = phase + _smooth_field(kp, 3, size)[..., 0] * jax.random.uniform(kpa, (), maxval=np.pi)
+    mag = jnp.clip(mag * bias, 0.0, 1.0) * jax.random.uniform(
+        ksc, (), minval=0.7, maxval=1.0, dtype=jnp.float32
+    )
+    phase = jax.random.uniform(kp0, (), minval=-np.pi, maxval=np.pi, dtype=jnp.float32)
+    phase = phase + _smooth_field(kp, 3, size)[..., 0] * jax.random.uniform(
+        kpa, (), maxval=np.pi, dtype=jnp.float32
+    )
     return (mag * jnp.exp(1j * phase)).astype(jnp.complex64)
 
 

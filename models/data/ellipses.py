@@ -29,13 +29,13 @@ MEAN_ELLIPSES = 40
 def _ellipse_image(key: jax.Array, size: int) -> jnp.ndarray:
     kv, ka, kb, kx, ky, kr, kn = jax.random.split(key, 7)
     m = MAX_ELLIPSES
-    v = jax.random.uniform(kv, (m,), minval=-0.4, maxval=1.0)
-    a1 = 0.2 * jax.random.exponential(ka, (m,))
-    a2 = 0.2 * jax.random.exponential(kb, (m,))
-    cx = jax.random.uniform(kx, (m,), minval=-0.9, maxval=0.9)
-    cy = jax.random.uniform(ky, (m,), minval=-0.9, maxval=0.9)
-    rot = jax.random.uniform(kr, (m,), minval=0.0, maxval=2 * jnp.pi)
-    n = jnp.minimum(jax.random.poisson(kn, MEAN_ELLIPSES), m)
+    v = jax.random.uniform(kv, (m,), minval=-0.4, maxval=1.0, dtype=jnp.float32)
+    a1 = 0.2 * jax.random.exponential(ka, (m,), dtype=jnp.float32)
+    a2 = 0.2 * jax.random.exponential(kb, (m,), dtype=jnp.float32)
+    cx = jax.random.uniform(kx, (m,), minval=-0.9, maxval=0.9, dtype=jnp.float32)
+    cy = jax.random.uniform(ky, (m,), minval=-0.9, maxval=0.9, dtype=jnp.float32)
+    rot = jax.random.uniform(kr, (m,), minval=0.0, maxval=2 * jnp.pi, dtype=jnp.float32)
+    n = jnp.minimum(jax.random.poisson(kn, MEAN_ELLIPSES, dtype=jnp.int32), m)
     v = jnp.where(jnp.arange(m) < n, v, 0.0)
     # pixel centres of a size x size grid on [-1, 1]^2 (first axis = x, as in odl)
     c = (jnp.arange(size, dtype=jnp.float32) + 0.5) / size * 2.0 - 1.0
@@ -69,7 +69,7 @@ def _sample(key: jax.Array, n: int, size: int, patch: int) -> jnp.ndarray:
     imgs = ellipse_images(k_img, n, size)
     if patch == size:
         return imgs
-    offs = jax.random.randint(k_crop, (n, 2), 0, size - patch + 1)
+    offs = jax.random.randint(k_crop, (n, 2), 0, size - patch + 1, dtype=jnp.int32)
     return jax.vmap(lambda im, o: jax.lax.dynamic_slice(im, (o[0], o[1]), (patch, patch)))(
         imgs, offs
     )

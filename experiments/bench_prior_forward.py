@@ -1,0 +1,61 @@
+"""Forward-pass time of the shipped priors' denoisers ``D(x, sigma)`` (jit-compiled, CPU or GPU).
+
+    python -m experiments.bench_prior_forward --markdown BENCHMARKS.md
+
+Times one 256x256 complex image through ``mri-brain`` (the cost of every diffusion-reconstruction
+step), a batch of 4, and one 128x128 image through ``ct-ellipses``, with the harness of
+:mod:`recon.benchmarks.harness` (warm-up excluded, median of rounds). The section
+``<!-- bench:prior-forward -->`` of the markdown file is replaced.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import jax
+import jax.numpy as jnp
+
+from models import load_prior
+from recon.benchmarks.harness import compare, markdown_table, write_results
+
+
+def run(rounds: int = 15) -> list:
+    brain, ct = load_prior("mri-brain"), load_prior("ct-ellipses")
+    key = jax.random.key(0)
+    x1 = (jax.random.normal(key, (256, 256, 2)) @ jnp.array([1.0, 1j])).astype(jnp.complex64)
+    x4 = jnp.stack([x1] * 4)
+    xc = jax.random.uniform(key, (128, 128), jnp.float32)
+    fb, fc = jax.jit(brain.__call__), jax.jit(ct.__call__)
+    s = jnp.float32(0.1)
+    n_params = sum(p.size for p in jax.tree.leaves(brain.params))
+    cases = {
+        "mri-brain, 1 x 256x256 complex64": lambda: fb(x1, s).block_until_ready(),
+        "mri-brain, 4 x 256x256 complex64": lambda: fb(x4, s).block_until_ready(),
+        "ct-ellipses, 1 x 128x128 float32": lambda: fc(xc, s).block_until_ready(),
+    }
+    c = compare(
+        "Prior denoiser forward pass D(x, sigma)",
+        cases,
+        reference="mri-brain, 1 x 256x256 complex64",
+        rounds=rounds,
+        warmup=2,
+        notes={"mri-brain, 4 x 256x256 complex64": "one batched call"},
+    )
+    c.extra["mri-brain parameters"] = f"{n_params:,}"
+    return [c]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--json", default="bench-prior-forward.json")
+    p.add_argument("--markdown", default=None, help="e.g. BENCHMARKS.md")
+    args = p.parse_args(argv)
+    comps = run(args.rounds)
+    print(markdown_table(comps))
+    write_results("prior-forward", comps, args.json, args.markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
