@@ -41,7 +41,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "zero-filled": {},
     "cg-sense": {"lam": 1e-3, "iters": 50},
     "l1-wavelet": {"lam": 4e-4, "iters": 100},
-    "tv": {"lam": 2e-4, "iters": 100},
+    "tv": {"lam": 8e-3, "iters": 100},
 }
 
 

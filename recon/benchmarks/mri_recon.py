@@ -124,10 +124,10 @@ def run(quick: bool = False) -> list[Comparison]:
         res["tv"] = jax.block_until_ready(tv_fn(A, y))
 
     def tv_sigpy():
-        res["tv_ref"] = sigpy.mri.app.TotalVariationRecon(y, maps, 3e-3, weights=mask,
+        res["tv_ref"] = sigpy.mri.app.TotalVariationRecon(y, maps, 3e-2, weights=mask,
                                                           max_iter=100, show_pbar=False).run()
 
-    c = compare(f"TV {n}x{n}, 8 coils, 4x (sigpy lamda 3e-3, 100 it; engine defaults)",
+    c = compare(f"TV {n}x{n}, 8 coils, 4x (sigpy lamda 3e-2, 100 it; engine defaults)",
                 {"sigpy TotalVariationRecon": tv_sigpy, "engine pdhg_tv": tv_ours},
                 reference="sigpy TotalVariationRecon", rounds=rounds)
     c.extra["PSNR dB (sigpy, engine)"] = (_psnr(target, res["tv_ref"]), _psnr(target, res["tv"]))

@@ -39,7 +39,7 @@ def _leftovers(directory):
     return [p.name for p in directory.iterdir() if p.name.startswith(".")]
 
 
-@pytest.mark.parametrize("method", ["zero-filled", "cg-sense", "l1-wavelet"])
+@pytest.mark.parametrize("method", ["zero-filled", "cg-sense", "l1-wavelet", "tv"])
 def test_methods_write_fastmri_scaled_output(tmp_path, fastmri_file, sim, method, capsys):
     out = tmp_path / "out.h5"
     rc = main(["-q", "mri", str(fastmri_file), "--out", str(out), "--method", method,
