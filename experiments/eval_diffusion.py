@@ -177,7 +177,7 @@ def eval_ct(args) -> list[dict]:
                                                           nonneg=True)))
             return np.asarray(f(s))
 
-        lams = [0.05, 0.1, 0.2, 0.4, 0.8]
+        lams = [0.5, 1.0, 2.0, 3.0, 5.0]
         lam = lams[int(np.argmax([score(val_truth, tv_all(val_sino, v))[0] for v in lams]))]
         t0 = time.perf_counter()
         recs[f"tv (lam {lam})"] = (tv_all(sino, lam), (time.perf_counter() - t0) / len(sino))
