@@ -143,14 +143,16 @@ def reconstruct(
     cshape = None if method == "zero-filled" else calib_shape_for(cmask, (h, w), nc)
     for start in range(0, ns, batch):
         stop = min(ns, start + batch)
-        kb = jnp.asarray(kspace[start:stop], jnp.complex64)
+        # pad the last batch with copies of its last slice: one compiled shape per volume
+        take = np.minimum(np.arange(start, start + batch), stop - 1)
+        kb = jnp.asarray(kspace[take], jnp.complex64)
         if method == "zero-filled":
             img = _zero_filled(kb)
         else:
-            maps = espirit(jnp.asarray(calib[start:stop], jnp.complex64), cshape)
+            maps = espirit(jnp.asarray(calib[take], jnp.complex64), cshape)
             solver = _batched(method, mask.tobytes(), w, float(opts["lam"]), int(opts["iters"]))
             img = jnp.abs(solver(kb, maps))
-        out[start:stop] = np.asarray(img, np.float32)
+        out[start:stop] = np.asarray(img, np.float32)[: stop - start]
         if progress is not None:
             progress(stop - start)
     if not np.isfinite(out).all():

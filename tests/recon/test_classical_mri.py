@@ -138,3 +138,15 @@ def test_solvers_work_with_nufft_sense(data):
     assert x_cg.x.dtype == jnp.complex64 and int(x_cg.iterations) == 15
     assert psnr(tgt, np.abs(np.asarray(x_cg.x))[None]) > psnr(tgt, adj[None]) + 5
     assert psnr(tgt, np.abs(np.asarray(x_l1.x))[None]) > psnr(tgt, adj[None]) + 5
+
+
+def test_volume_batches_do_not_change_the_result():
+    from recon.classical_mri import reconstruct
+
+    ks = np.stack([phantom_kspace((32, 32), 4, key=jax.random.PRNGKey(i))["kspace"]
+                   for i in range(3)])
+    m = random_mask(0, 32, 0.3, 2)
+    a = reconstruct(ks * m, m, "cg-sense", batch=2, iters=5)
+    b = reconstruct(ks * m, m, "cg-sense", batch=3, iters=5)
+    assert a.shape == (3, 32, 32) and a.dtype == np.float32
+    np.testing.assert_allclose(a, b, atol=1e-6 * a.max())
