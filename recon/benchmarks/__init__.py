@@ -9,4 +9,5 @@ SUITES: dict[str, str] = {
     "sense": "sense",
     "nufft": "nufft",
     "mri-recon": "mri_recon",
+    "ct": "ct",
 }
