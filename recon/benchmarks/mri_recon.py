@@ -28,7 +28,7 @@ from recon.benchmarks.harness import Comparison, compare
 def _psnr(target: np.ndarray, x) -> float:
     from recon.metrics import psnr
 
-    return round(psnr(target[None], np.abs(np.asarray(x))[None]), 2)
+    return round(float(psnr(target[None], np.abs(np.asarray(x))[None])), 2)
 
 
 def run(quick: bool = False) -> list[Comparison]:
