@@ -84,13 +84,16 @@ def grid_plan(
     beta: float,
     real_dtype: Any,
     sort: bool = True,
+    checkerboard: bool = False,
 ) -> dict[str, Any]:
     """Interpolation structure of points ``u = scale * k`` on a periodic grid of ``grid_shape``.
 
     Grid cell ``j`` (integer, centred: ``-G/2 <= j < G/2`` after wrapping) is stored at padded
     position ``p = j + G/2 + pad`` with ``pad = W//2 + 1``. ``starts[m]`` is the padded position of
     point ``m``'s first neighbour along each axis and ``weights[i][m, a] = phi(u_i - j0_i - a)``.
-    Points are sorted by their flat padded position (``perm``/``inv_perm`` undo it).
+    Points are sorted by their flat padded position (``perm``/``inv_perm`` undo it). With
+    ``checkerboard`` the weights carry the factor ``(-1)^j`` per axis that
+    :func:`_to_padded_grid`'s centred zero-padding puts on the FFT (``G`` even).
     """
     coords = np.asarray(coords, np.float64).reshape(-1, len(grid_shape))
     pad = width // 2 + 1
@@ -100,7 +103,10 @@ def grid_plan(
         u = coords[:, i] * s
         j0 = np.ceil(u - width / 2.0).astype(np.int64)
         d = u[:, None] - (j0[:, None] + np.arange(width)[None, :])
-        weights.append(kb_kernel(d, width, beta))
+        w = kb_kernel(d, width, beta)
+        if checkerboard:
+            w = w * (-1.0) ** (j0[:, None] + np.arange(width)[None, :])
+        weights.append(w)
         starts.append(j0 + g // 2 + pad)
     starts = np.stack(starts, axis=1)  # (M, d)
     weights = np.stack(weights)  # (d, M, W)
@@ -165,33 +171,60 @@ def spread(values: jax.Array, starts: jax.Array, weights: jax.Array, padded: Sha
     )
 
 
+def _modulated_deapod(image_shape: Shape, deapod: list[np.ndarray], scale: float = 1.0) -> list:
+    out = []
+    for i, n in enumerate(image_shape):
+        t = np.arange(n) - n // 2
+        shape = [1] * len(image_shape)
+        shape[i] = n
+        out.append((deapod[i] * (-1.0) ** t * (scale if i == 0 else 1.0)).reshape(shape))
+    return out
+
+
 def _to_padded_grid(
     x: jax.Array, image_shape: Shape, grid_shape: Shape, pad: int, deapod: list[np.ndarray]
 ) -> jax.Array:
-    """Deapodise, zero-pad, FFT (pruned, axis by axis) and extend periodically by ``pad``."""
+    """Deapodise, zero-pad (centred), FFT, and extend periodically by ``pad`` cells per side.
+
+    ``x[n]`` (``t = n - N//2``) is placed at ``t + G/2`` and modulated by ``(-1)^t``; then
+    ``fftn`` returns ``(-1)^q F[q - G/2]``: the centred spectrum times a checkerboard, which the
+    interpolation weights undo (:func:`grid_plan` with ``checkerboard``). So one N-D FFT and one
+    small elementwise product are all that run besides the padding (no fftshift/roll copies).
+    """
     nd = len(image_shape)
     y = x
-    for i in range(nd):
-        shape = [1] * nd
-        shape[i] = image_shape[i]
-        y = y * jnp.asarray(deapod[i].reshape(shape), y.dtype)
+    for factor in _modulated_deapod(image_shape, deapod):
+        y = y * jnp.asarray(factor, y.dtype)
+    lead = [(0, 0)] * (y.ndim - nd)
+    widths = [
+        (g // 2 - n // 2, g - n - (g // 2 - n // 2))
+        for n, g in zip(image_shape, grid_shape, strict=True)
+    ]
+    y = jnp.fft.fftn(jnp.pad(y, lead + widths), axes=tuple(range(-nd, 0)))
+    return jnp.pad(y, lead + [(pad, pad)] * nd, mode="wrap")
+
+
+def _from_padded_grid(
+    grid: jax.Array, image_shape: Shape, grid_shape: Shape, pad: int, deapod: list[np.ndarray]
+) -> jax.Array:
+    """Exact adjoint of :func:`_to_padded_grid`: fold the extension, ``G ifftn``, crop, modulate."""
+    nd = len(image_shape)
     for i, ax in enumerate(range(-nd, 0)):
-        n, g = image_shape[i], grid_shape[i]
-        h = n // 2
-        pos = jax.lax.slice_in_dim(y, h, n, axis=ax)  # t = 0 .. n - h - 1
-        neg = jax.lax.slice_in_dim(y, 0, h, axis=ax)  # t = -h .. -1
-        zshape = list(y.shape)
-        zshape[ax] = g - n
-        y = jnp.concatenate([pos, jnp.zeros(zshape, y.dtype), neg], axis=ax)
-        y = jnp.fft.fft(y, axis=ax)
-        # periodic extension, centred: cells j = -g/2 - pad .. g/2 + pad - 1
-        y = jnp.concatenate(
-            [
-                jax.lax.slice_in_dim(y, g // 2 - pad, g, axis=ax),
-                jax.lax.slice_in_dim(y, 0, g // 2 + pad, axis=ax),
-            ],
-            axis=ax,
+        g = grid_shape[i]
+        core = jax.lax.slice_in_dim(grid, pad, pad + g, axis=ax)
+        lo = jax.lax.slice_in_dim(grid, 0, pad, axis=ax)
+        hi = jax.lax.slice_in_dim(grid, pad + g, 2 * pad + g, axis=ax)
+        core = jax.lax.dynamic_update_slice_in_dim(
+            core, jax.lax.slice_in_dim(core, g - pad, g, axis=ax) + lo, g - pad, axis=ax
         )
+        grid = jax.lax.dynamic_update_slice_in_dim(
+            core, jax.lax.slice_in_dim(core, 0, pad, axis=ax) + hi, 0, axis=ax
+        )
+    y = jnp.fft.ifftn(grid, axes=tuple(range(-nd, 0)))
+    starts = [g // 2 - n // 2 for n, g in zip(image_shape, grid_shape, strict=True)]
+    y = y[(Ellipsis, *[slice(s, s + n) for s, n in zip(starts, image_shape, strict=True)])]
+    for factor in _modulated_deapod(image_shape, deapod, float(np.prod(grid_shape))):
+        y = y * jnp.asarray(factor, y.dtype)
     return y
 
 
@@ -230,7 +263,9 @@ class JaxNUFFT(LinearOperator):
         width = kernel_width(eps, nd)
         grid_shape = tuple(SIGMA * n for n in image_shape)
         real = _real_dtype(dtype)
-        plan = grid_plan(coords, grid_shape, [SIGMA] * nd, width, kb_beta(width), real)
+        plan = grid_plan(
+            coords, grid_shape, [SIGMA] * nd, width, kb_beta(width), real, checkerboard=True
+        )
         return cls(
             coords=jnp.asarray(np.asarray(coords, np.float64).reshape(-1, len(image_shape)), real),
             starts=jnp.asarray(plan["starts"]),
@@ -304,10 +339,8 @@ class JaxNUFFT(LinearOperator):
         y = y.reshape(-1, int(np.prod(self.coord_shape)))[:, self.perm]
         grid = spread(y, self.starts, self.weights, self._padded)
         grid = grid.reshape(*self.batch_shape, *self._padded)
-        spec = jax.ShapeDtypeStruct(self.in_shape, self.dtype)
-        transpose = jax.linear_transpose(self._grid, spec)
-        (x,) = transpose(jnp.conj(grid))
-        return jnp.conj(x).astype(self.dtype)
+        x = _from_padded_grid(grid, self.image_shape, self.grid_shape, self.pad, self._deapod())
+        return x.astype(self.dtype)
 
     @property
     def N(self) -> LinearOperator:

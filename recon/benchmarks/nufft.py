@@ -78,7 +78,9 @@ def _one(title: str, coords: np.ndarray, shape: tuple[int, ...], rounds: int) ->
 
         return run
 
-    ops = {b: mri.nufft(coords, shape, eps=EPS, backend=b, toeplitz=False) for b in ("jax", "finufft")}
+    ops = {
+        b: mri.nufft(coords, shape, eps=EPS, backend=b, toeplitz=False) for b in ("jax", "finufft")
+    }
     fwd_adj = jax.jit(lambda op, v: (lambda yy: (yy, op.H(yy)))(op(v)))
     xj = jax.device_put(x)
 
