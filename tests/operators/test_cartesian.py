@@ -90,6 +90,22 @@ def test_pruned_equals_unpruned_and_unfused():
         om.sense(maps, mask, prune="sometimes")
 
 
+@pytest.mark.parametrize("prune", [True, False])
+def test_coil_loop_equals_vectorised(prune):
+    maps = crandn(3, 6, 8, 10)
+    mask = om.random_mask(1, 10, 0.2, 2)
+    plane = (RNG.random((3, 1, 8, 10)) < 0.5).astype(np.float32)  # varies per coil
+    x, y = crandn(6, 8, 10), crandn(3, 6, 8, 10)
+    for m in (mask, plane):
+        loop = om.sense(maps, m, prune=prune, coil_loop=True)
+        vec = om.sense(maps, m, prune=prune)
+        assert loop.coil_loop and not vec.coil_loop
+        assert rel(loop(x), vec(x)) <= 1e-6
+        assert rel(loop.H(y), vec.H(y)) <= 1e-6
+        assert rel(loop.N(x), vec.N(x)) <= 1e-6
+        assert rel(loop.N(x), loop.H(loop(x))) <= 1e-5
+
+
 def test_new_mask_with_same_count_does_not_recompile():
     maps = crandn(4, 16, 24)
     x = crandn(16, 24)
