@@ -37,12 +37,12 @@ from operators.linop import LinearOperator, Shape
 def _filters(name: str) -> tuple[np.ndarray, np.ndarray]:
     """Decomposition low/high-pass filters of the Daubechies wavelet ``name`` (e.g. "db4").
 
-    The filters are taken from PyWavelets (a dependency of scikit-image, installed with it), so
-    that the transform matches its conventions exactly; they are plain constants at trace time.
+    The filters are taken from PyWavelets (a declared dependency; sigpy needs it too), so that
+    the transform matches its conventions exactly; they are plain constants at trace time.
     """
     try:
         import pywt
-    except ImportError as err:  # pragma: no cover - pywt ships with scikit-image
+    except ImportError as err:  # pragma: no cover - PyWavelets is a declared dependency
         raise ImportError("the wavelet filters are read from PyWavelets (pip install pywavelets)"
                           ) from err
     if not name.startswith(("db", "haar", "sym", "coif")):
