@@ -35,11 +35,12 @@ Fusion (hand-written JAX rather than a composition of sigpy-style leaves, for sp
   sampled lines reuses the compiled code (no retrace); a different ``K`` recompiles once. A DFT
   matrix restricted to the sampled lines was measured slower than FFT-then-gather here
   (320x320, 8 coils, K ≈ 80: the matmul costs O(W·K) per row against the FFT's O(W log W)).
-  On XLA CPU (2 shared cores) only the pruned *adjoint* measured faster than the dense fused
-  path, by ~5-10% in CPU time (within noise in wall time); the pruned forward took ~1.15-1.2x
-  the dense forward's CPU time, because gathering the lines after the full phase-encode FFT
-  costs more than the readout FFTs it saves. The default ``prune="auto"`` therefore prunes the
-  adjoint only; ``prune=True`` prunes both directions (``recon bench sense`` times all three).
+  Pruning is *opt-in* (``prune=True``, ``"forward"``, ``"adjoint"``): on XLA CPU (2 shared,
+  heavily loaded cores, 320x320, 8 coils, K = 77) it did not pay. The pruned adjoint used
+  ~5-10% less CPU time than the dense fused adjoint, the pruned forward ~15-20% more (gathering
+  the lines after the full phase-encode FFT costs more than the readout FFTs it saves), and in
+  wall time, which ``recon bench sense`` reports, the dense fused operator was as fast or faster
+  in every run. The dense path needs no line indices, so it never recompiles for a new mask.
 * **Cheaper normal operator.** ``A^H A = Σ_c S_c^* F_m^H |M|² F_m S_c`` where ``F_m`` is the FFT
   over only the axes along which the mask varies: the transforms over the other axes are unitary
   and commute with ``M``, so they cancel. For a 1D mask this skips the readout FFTs entirely
@@ -454,7 +455,7 @@ def sense(
     mask: Any = None,
     *,
     image_shape: Sequence[int] | None = None,
-    prune: bool | str = "auto",
+    prune: bool | str = False,
     num_lines: int | None = None,
     fused: bool = True,
     coil_loop: bool = False,
@@ -471,13 +472,9 @@ def sense(
         image_shape: optional, checked against ``maps.shape[1:]``.
         prune: skip the readout FFT on unsampled lines when the mask varies only along the last
             axis (see the module docstring): ``True`` in both directions, ``"forward"`` or
-            ``"adjoint"`` in one, ``False`` in neither. ``"auto"`` (default) prunes the adjoint
-            only: measured here (320x320, 8 coils, 4x, XLA CPU), the pruned adjoint took ~0.9x
-            the dense fused adjoint's time but the pruned forward ~1.15x the dense forward,
-            because XLA's gather of the sampled lines after the phase-encode FFT costs more than
-            the readout FFTs it saves (``recon bench sense`` reports both). Pruning needs a
-            concrete mask, or ``num_lines`` when the mask is traced (inside ``jit``); otherwise
-            the dense fused path is used.
+            ``"adjoint"`` in one, ``False`` (default, measured fastest on CPU here) in neither.
+            Pruning needs a concrete mask, or ``num_lines`` when the mask is traced (inside
+            ``jit``); otherwise the dense fused path is used.
         num_lines: static number ``K`` of sampled lines for a traced 1D mask. A mask with more
             than ``K`` nonzero lines would lose lines: pass the true count.
         coil_loop: process the coils one after the other (``lax.map``/``lax.scan``, each coil's
@@ -545,7 +542,6 @@ def sense(
     choices = {
         True: (True, True),
         False: (False, False),
-        "auto": (False, True),
         "forward": (True, False),
         "adjoint": (False, True),
         "both": (True, True),
