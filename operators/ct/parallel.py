@@ -184,8 +184,10 @@ def parallel_beam(
 
     ``sino[a, k] = ∫ f`` along ``x cos θ_a + y sin θ_a = s_k``, ``s_k = (k - (n-1)/2) d + offset``
     with DESIGN.md's pixel centres. ASTRA's ``parallel`` geometry with angles ``-θ`` (and
-    ``pixel_size = 1``) gives the same sinogram; scikit-image's ``radon(img.T ... )`` mapping is
-    documented in :mod:`tests.recon.test_ct_recon`.
+    ``pixel_size = 1``) gives the same sinogram. scikit-image: for an odd image size ``N``,
+    ``radon(img, theta_deg, circle=True).T == parallel_beam((N, N), -deg2rad(theta_deg), N)(img)``
+    (for even ``N`` its rotation centre is pixel ``N // 2``, half a pixel off ours, and its
+    detector centre is bin ``n // 2``, i.e. ``det_offset = -0.5`` for even ``n``).
 
     ``method="fourier"`` (default): Fourier-slice NUFFT model, band-limited pixel basis (fast on
     CPU/GPU). ``method="ray"``: Joseph-style ray-driven model with linear interpolation in pure

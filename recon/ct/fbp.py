@@ -11,11 +11,14 @@ the discrete ramp ``R(f)`` (DFT of Kak & Slaney's spatial kernel on a zero-padde
 frequency ``ν = |f| / (f_N · frequency_scaling)``: 1, ``sinc(ν/2)``, ``cos(πν/2)``,
 ``0.54 + 0.46 cos(πν)``, ``0.5 + 0.5 cos(πν)``; zero for ``ν > 1``.
 
-Parallel beam (angles evenly covering π or 2π): ``f = (π / n_angles) (1 / p²) A^T (h * sino)``
-with ``A^T`` the projector's exact adjoint, whose sum over bins of one view equals ``p²/d`` times
-the backprojection of the interpolated view. Fan beam (full 2π scan) and FDK use a pixel-driven
-weighted backprojection with linear (bilinear for FDK) detector interpolation, in JAX (gathers),
-with the geometry of :func:`operators.ct.fan_beam` / :func:`operators.ct.cone_beam`.
+Parallel beam (angles evenly covering π or 2π): ``f(r) = (π / n_angles) Σ_a q_a(r · e_a)`` with
+``q = (h * sino) / d`` and linear interpolation of each filtered view (as scikit-image's
+``iradon``), so the result does not depend on which projector model made the data; pixels outside
+the disc seen by every view are set to zero. ``upsample > 1`` interpolates the filtered views
+band-limitedly onto a finer grid first (sharper, but more ringing on sharp phantoms). Fan beam
+(full 2π scan) and FDK use the same pixel-driven weighted backprojection with linear (FDK:
+bilinear) detector interpolation, in JAX (gathers, ``lax.scan`` over views), with the geometry
+of :func:`operators.ct.fan_beam` / :func:`operators.ct.cone_beam`.
 """
 
 from __future__ import annotations
