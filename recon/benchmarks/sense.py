@@ -21,6 +21,8 @@ A second comparison times the normal operator ``A.N`` against ``A.H(A(x))`` and 
 
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -140,6 +142,10 @@ def run(quick: bool = False) -> list[Comparison]:
             )
         ),
         "targets": "ours <= 0.5x sigpy and <= 1.2x the FFT floor",
+        "machine load": (
+            f"1-min load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end "
+            "of the run (other jobs share the CPU: absolute times inflate, ratios are noisy)"
+        ),
         "relative error vs sigpy (forward / adjoint)": (
             f"{errors['forward']:.1e} / {errors['adjoint']:.1e}"
         ),
