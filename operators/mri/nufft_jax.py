@@ -140,9 +140,21 @@ def interp(grid: jax.Array, starts: jax.Array, weights: jax.Array) -> jax.Array:
     """Gather-interpolate a padded grid ``(B, P_1, ..., P_d)`` at the points: ``(B, M)``.
 
     Each point reads one contiguous ``W^d`` window starting at ``starts[m]`` (a windowed gather,
-    about 2x faster on CPU than gathering ``W^d`` scalar indices).
+    about 2x faster on CPU than gathering ``W^d`` scalar indices); for ``B = 1`` the window has
+    no batch axis (measured ~1.5x faster again in 3-D).
     """
     nd, _, width = weights.shape
+    w = _weight_product(weights).astype(grid.dtype)
+    if grid.shape[0] == 1:
+        dn = jax.lax.GatherDimensionNumbers(
+            offset_dims=tuple(range(1, nd + 1)), collapsed_slice_dims=(),
+            start_index_map=tuple(range(nd)),
+        )
+        vals = jax.lax.gather(
+            grid[0], starts, dn, slice_sizes=(width,) * nd,
+            indices_are_sorted=True, mode="promise_in_bounds",
+        )  # (M, W, ..., W)
+        return jnp.sum(vals * w, axis=tuple(range(1, nd + 1)))[None]
     offset_dims, index_map = _dims(nd)
     dn = jax.lax.GatherDimensionNumbers(
         offset_dims=offset_dims, collapsed_slice_dims=(), start_index_map=index_map
@@ -151,7 +163,6 @@ def interp(grid: jax.Array, starts: jax.Array, weights: jax.Array) -> jax.Array:
         grid, starts, dn, slice_sizes=(grid.shape[0], *([width] * nd)),
         indices_are_sorted=True, mode="promise_in_bounds",
     )  # (B, M, W, ..., W)
-    w = _weight_product(weights).astype(vals.dtype)
     return jnp.sum(vals * w[None], axis=tuple(range(2, nd + 2)))
 
 
@@ -209,17 +220,18 @@ def _from_padded_grid(
 ) -> jax.Array:
     """Exact adjoint of :func:`_to_padded_grid`: fold the extension, ``G ifftn``, crop, modulate."""
     nd = len(image_shape)
-    for i, ax in enumerate(range(-nd, 0)):
-        g = grid_shape[i]
-        core = jax.lax.slice_in_dim(grid, pad, pad + g, axis=ax)
-        lo = jax.lax.slice_in_dim(grid, 0, pad, axis=ax)
-        hi = jax.lax.slice_in_dim(grid, pad + g, 2 * pad + g, axis=ax)
-        core = jax.lax.dynamic_update_slice_in_dim(
-            core, jax.lax.slice_in_dim(core, g - pad, g, axis=ax) + lo, g - pad, axis=ax
+    # fold the extension axis by axis, the contiguous (last) axis first, each step materialised:
+    # measured ~3x faster than one fused expression over all axes (XLA CPU, 3-D)
+    for i in reversed(range(nd)):
+        ax, g = i - nd, grid_shape[i]
+        first = jax.lax.slice_in_dim(grid, pad, 2 * pad, axis=ax) + jax.lax.slice_in_dim(
+            grid, pad + g, 2 * pad + g, axis=ax
         )
-        grid = jax.lax.dynamic_update_slice_in_dim(
-            core, jax.lax.slice_in_dim(core, 0, pad, axis=ax) + hi, 0, axis=ax
+        middle = jax.lax.slice_in_dim(grid, 2 * pad, g, axis=ax)
+        last = jax.lax.slice_in_dim(grid, g, g + pad, axis=ax) + jax.lax.slice_in_dim(
+            grid, 0, pad, axis=ax
         )
+        grid = jax.lax.optimization_barrier(jnp.concatenate([first, middle, last], axis=ax))
     y = jnp.fft.ifftn(grid, axes=tuple(range(-nd, 0)))
     starts = [g // 2 - n // 2 for n, g in zip(image_shape, grid_shape, strict=True)]
     y = y[(Ellipsis, *[slice(s, s + n) for s, n in zip(starts, image_shape, strict=True)])]
@@ -248,6 +260,7 @@ class JaxNUFFT(LinearOperator):
     width: int = struct.field(pytree_node=False)
     eps: float = struct.field(pytree_node=False)
     dtype: Any = struct.field(pytree_node=False, default=jnp.complex64)
+    sort: bool = struct.field(pytree_node=False, default=True)
 
     @classmethod
     def build(
@@ -257,6 +270,7 @@ class JaxNUFFT(LinearOperator):
         eps: float,
         dtype: Any = np.complex64,
         batch_shape: Shape = (),
+        sort: bool = True,
     ) -> JaxNUFFT:
         image_shape = tuple(int(n) for n in image_shape)
         nd = len(image_shape)
@@ -264,7 +278,7 @@ class JaxNUFFT(LinearOperator):
         grid_shape = tuple(SIGMA * n for n in image_shape)
         real = _real_dtype(dtype)
         plan = grid_plan(
-            coords, grid_shape, [SIGMA] * nd, width, kb_beta(width), real, checkerboard=True
+            coords, grid_shape, [SIGMA] * nd, width, kb_beta(width), real, sort, checkerboard=True
         )
         return cls(
             coords=jnp.asarray(np.asarray(coords, np.float64).reshape(-1, len(image_shape)), real),
@@ -279,6 +293,7 @@ class JaxNUFFT(LinearOperator):
             width=width,
             eps=float(eps),
             dtype=np.dtype(dtype),
+            sort=bool(sort),
         )
 
     # -- shapes ---------------------------------------------------------------------------------
@@ -331,14 +346,19 @@ class JaxNUFFT(LinearOperator):
         return _jit_adjoint(self, y)
 
     def _forward_impl(self, x: jax.Array) -> jax.Array:
-        grid = self._grid(x).reshape(-1, *self._padded)
-        y = interp(grid, self.starts, self.weights)[:, self.inv_perm]
+        # barrier: keep XLA from fusing the periodic padding into the gather (measured slower)
+        grid = jax.lax.optimization_barrier(self._grid(x).reshape(-1, *self._padded))
+        y = interp(grid, self.starts, self.weights)
+        if self.sort:
+            y = y[:, self.inv_perm]
         return y.reshape(self.out_shape).astype(self.dtype)
 
     def _adjoint_impl(self, y: jax.Array) -> jax.Array:
-        y = y.reshape(-1, int(np.prod(self.coord_shape)))[:, self.perm]
+        y = y.reshape(-1, int(np.prod(self.coord_shape)))
+        if self.sort:
+            y = y[:, self.perm]
         grid = spread(y, self.starts, self.weights, self._padded)
-        grid = grid.reshape(*self.batch_shape, *self._padded)
+        grid = jax.lax.optimization_barrier(grid.reshape(*self.batch_shape, *self._padded))
         x = _from_padded_grid(grid, self.image_shape, self.grid_shape, self.pad, self._deapod())
         return x.astype(self.dtype)
 

@@ -10,6 +10,7 @@ Work per case: ``y = A x`` then ``A^H y`` (complex64), blocking on the result.
   ``nthreads = os.cpu_count()``), at the tolerance our finufft backend passes (``eps/3``, needed for
   ``<= eps`` since FINUFFT's tolerance is not a bound) and at the nominal ``eps``; ``sigpy.nufft``
   with its defaults (oversampling 1.25, width 4).
+  A one-shot finufft call (points sorted on every call, as jax-finufft must) is listed too.
 - Reference for the ratios: raw finufft at ``eps/3`` (the fastest way to reach error <= 1e-3).
 """
 
@@ -78,6 +79,16 @@ def _one(title: str, coords: np.ndarray, shape: tuple[int, ...], rounds: int) ->
 
         return run
 
+    type2 = getattr(finufft, f"nufft{nd}d2")
+    type1 = getattr(finufft, f"nufft{nd}d1")
+
+    def finufft_oneshot(eps):
+        def run():
+            yy = type2(*pts, x, eps=eps, isign=-1, nthreads=threads) * scale
+            return yy, type1(*pts, yy, shape, eps=eps, isign=1, nthreads=threads) * scale
+
+        return run
+
     ops = {
         b: mri.nufft(coords, shape, eps=EPS, backend=b, toeplitz=False) for b in ("jax", "finufft")
     }
@@ -99,6 +110,7 @@ def _one(title: str, coords: np.ndarray, shape: tuple[int, ...], rounds: int) ->
         "finufft backend (ours, jax-finufft)": ours(ops["finufft"]),
         f"finufft raw, eps {internal:.1e}": finufft_pair(internal),
         f"finufft raw, eps {EPS:.0e}": finufft_pair(EPS),
+        f"finufft raw one-shot (no plan reuse), eps {internal:.1e}": finufft_oneshot(internal),
         "sigpy (defaults)": sigpy_run,
     }
     reference = f"finufft raw, eps {internal:.1e}"
