@@ -158,8 +158,8 @@ def test_vmap_over_operators_with_different_masks():
     maps = crandn(2, 16, 16)
     m1 = om.equispaced_mask(0, 16, 0.0, 2, offset=0, fraction_matching=False)
     m2 = om.equispaced_mask(0, 16, 0.0, 2, offset=1, fraction_matching=False)
-    ops = [om.sense(maps, m) for m in (m1, m2)]
-    assert ops[0].num_lines == ops[1].num_lines
+    ops = [om.sense(maps, m, prune=True) for m in (m1, m2)]
+    assert ops[0].num_lines == ops[1].num_lines == 8  # same static count: stackable
     stacked = jax.tree.map(lambda a, b: jnp.stack([a, b]), *ops)
     x = crandn(2, 16, 16)
     out = jax.vmap(lambda A, v: A(v))(stacked, x)
@@ -203,3 +203,17 @@ def test_wrong_image_shape_at_call_names_both_shapes():
         A(np.ones((16, 15), np.complex64))
     with pytest.raises(ValueError, match=r"\(16, 16\).*\(2, 16, 16\)"):
         A.H(np.ones((16, 16), np.complex64))
+
+
+def test_mask_dtypes_and_double_precision():
+    maps = crandn(2, 16, 16, dtype=np.complex128)
+    lines = om.random_mask(0, 16, 0.25, 2)
+    x = crandn(16, 16, dtype=np.complex128)
+    ref = om.sense(maps, lines)
+    assert ref.in_dtype == np.complex128 and ref(x).dtype == np.complex128
+    for mask in (lines.astype(bool), lines.astype(np.int32), jnp.asarray(lines)):
+        A = om.sense(maps, mask, prune=True)
+        assert A.pruned
+        assert rel(A(x), ref(x)) <= 1e-12
+    S = sigpy.mri.linop.Sense(maps, weights=np.broadcast_to(lines, maps.shape))
+    assert rel(ref(x), S(x)) <= 1e-12
