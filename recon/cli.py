@@ -27,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "gpu", "tpu"), default="auto",
+        help="JAX platform to run on (default auto: the first of tpu, gpu, cpu present)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
@@ -41,6 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(message)s")
     # JAX logs a warning for every accelerator plugin it cannot find; not the user's concern.
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.ERROR)
+    if args.device != "auto":
+        import jax
+
+        previous = jax.config.jax_platforms
+        jax.config.update("jax_platforms", args.device)
+        try:
+            jax.devices()
+        except RuntimeError:
+            jax.config.update("jax_platforms", previous)
+            print(f"recon: error: --device {args.device} is not available on this machine",
+                  file=sys.stderr)
+            return 2
     try:
         result = args.func(args)
     except UserError as err:
