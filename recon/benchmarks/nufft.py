@@ -10,7 +10,9 @@ Work per case: ``y = A x`` then ``A^H y`` (complex64), blocking on the result.
   ``nthreads = os.cpu_count()``), at the tolerance our finufft backend passes (``eps/3``, needed for
   ``<= eps`` since FINUFFT's tolerance is not a bound) and at the nominal ``eps``; ``sigpy.nufft``
   with its defaults (oversampling 1.25, width 4).
-  A one-shot finufft call (points sorted on every call, as jax-finufft must) is listed too.
+  A single-threaded finufft plan is listed too (OpenMP threads suffer most when other processes
+  load the cores), and a one-shot finufft call (points sorted on every call, as jax-finufft
+  must).
 - Reference for the ratios: raw finufft at ``eps/3`` (the fastest way to reach error <= 1e-3).
 """
 
@@ -67,9 +69,9 @@ def _one(title: str, coords: np.ndarray, shape: tuple[int, ...], rounds: int) ->
     ]
     scale = float(np.prod(shape)) ** -0.5
 
-    def finufft_pair(eps):
-        p2 = finufft.Plan(2, shape, eps=eps, dtype="complex64", isign=-1, nthreads=threads)
-        p1 = finufft.Plan(1, shape, eps=eps, dtype="complex64", isign=1, nthreads=threads)
+    def finufft_pair(eps, nthreads=threads):
+        p2 = finufft.Plan(2, shape, eps=eps, dtype="complex64", isign=-1, nthreads=nthreads)
+        p1 = finufft.Plan(1, shape, eps=eps, dtype="complex64", isign=1, nthreads=nthreads)
         p2.setpts(*pts)
         p1.setpts(*pts)
 
@@ -110,6 +112,7 @@ def _one(title: str, coords: np.ndarray, shape: tuple[int, ...], rounds: int) ->
         "finufft backend (ours, jax-finufft)": ours(ops["finufft"]),
         f"finufft raw, eps {internal:.1e}": finufft_pair(internal),
         f"finufft raw, eps {EPS:.0e}": finufft_pair(EPS),
+        f"finufft raw, 1 thread, eps {internal:.1e}": finufft_pair(internal, 1),
         f"finufft raw one-shot (no plan reuse), eps {internal:.1e}": finufft_oneshot(internal),
         "sigpy (defaults)": sigpy_run,
     }
