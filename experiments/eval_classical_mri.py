@@ -103,13 +103,63 @@ GRIDS = {
 }
 
 
+def markdown_table(results: dict) -> str:
+    """The quality table (test slices) as markdown."""
+    lines = [
+        "| accel. | method | sigpy lamda (tuned) | sigpy PSNR / SSIM | engine PSNR / SSIM "
+        "| gain dB | time sigpy / engine | ratio |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for acc, by_method in results["by_acceleration"].items():
+        for method, r in by_method.items():
+            lines.append(
+                f"| {acc}x | {method} | {r['sigpy_lamda_tuned']:g} | "
+                f"{r['sigpy']['psnr']:.2f} / {r['sigpy']['ssim']:.3f} | "
+                f"{r['ours']['psnr']:.2f} / {r['ours']['ssim']:.3f} | "
+                f"{r['psnr_gain_db']:+.2f} | {r['sigpy']['time_s']:.2f} s / "
+                f"{r['ours']['time_s']:.2f} s | {r['time_ratio']:.2f}x |"
+            )
+    return "\n".join(lines)
+
+
+def write_markdown(results: dict, path: Path) -> None:
+    """Replace (or append) the ``eval:classical-mri`` section of ``path``."""
+    import re
+
+    start, end = "<!-- eval:classical-mri -->", "<!-- /eval:classical-mri -->"
+    body = (
+        f"{start}\n### Classical MRI quality: `experiments/eval_classical_mri.py`\n\n"
+        "8-coil 256x256 MNI slices simulated without the inverse crime, fastMRI random masks "
+        "(4x: 8 % centre, 8x: 4 % centre), ESPIRiT maps from the data shared by both sides; "
+        f"sigpy weights tuned on slices {results['tuning_slices']}, reported on test slices "
+        f"{results['test_slices']} (mean PSNR/SSIM, median time per slice).\n\n"
+        f"{markdown_table(results)}\n{end}"
+    )
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: body, text) if pattern.search(text) else text + "\n" + body + "\n"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default="results/classical_mri")
+    ap.add_argument("--markdown", default=None, help="update this file's eval section, e.g. "
+                    "BENCHMARKS.md")
+    ap.add_argument("--table-only", action="store_true",
+                    help="only rewrite the markdown table from OUT/results.json")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.table_only:
+        results = json.loads((out / "results.json").read_text())
+        print(markdown_table(results))
+        if args.markdown:
+            write_markdown(results, Path(args.markdown))
+        return
     tune_idx = [75] if args.quick else [70, 80]
     test_idx = [95] if args.quick else [90, 100, 110]
     results = {"tuning_slices": tune_idx, "test_slices": test_idx, "by_acceleration": {}}
@@ -149,6 +199,9 @@ def main() -> None:
                   f"{summary['time_ratio']:.2f}", flush=True)
         results["by_acceleration"][str(acc)] = res
     (out / "results.json").write_text(json.dumps(results, indent=2))
+    print(markdown_table(results))
+    if args.markdown:
+        write_markdown(results, Path(args.markdown))
     try:
         import matplotlib
 
