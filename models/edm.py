@@ -22,6 +22,7 @@ cropped back.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -85,7 +86,12 @@ def build_network(cfg: ModelConfig) -> UNet:
 
 
 def init_params(cfg: ModelConfig, key: jax.Array, size: int = 16) -> Any:
-    """Initialise network parameters (shapes do not depend on ``size``)."""
+    """Initialise network parameters (shapes do not depend on ``size``); jit-compiled."""
+    return _init_params(cfg, key, size)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _init_params(cfg: ModelConfig, key: jax.Array, size: int) -> Any:
     x = jnp.zeros((1, size, size, cfg.channels), jnp.float32)
     return build_network(cfg).init(key, x, jnp.zeros((1,), jnp.float32))["params"]
 

@@ -211,7 +211,8 @@ class Trainer:
         sigmas = (0.05, 0.1, 0.2, 0.5)
         samples = euler_samples(den, key, 3, 64)
         fig, axes = plt.subplots(3, len(sigmas) + 1, figsize=(2.2 * (len(sigmas) + 1), 6.6))
-        axes[0, 0].imshow(jnp.abs(clean), cmap="gray", vmin=0, vmax=1)
+        show = jnp.abs if self.mc.complex else jnp.real  # magnitude of complex images
+        axes[0, 0].imshow(show(clean), cmap="gray", vmin=0, vmax=1)
         axes[0, 0].set_title("held-out")
         for i, s in enumerate(sigmas):
             k = jax.random.fold_in(key, i)
@@ -221,14 +222,14 @@ class Trainer:
                 if den.config.complex
                 else noise[..., 0]
             )
-            axes[1, i + 1].imshow(jnp.abs(noisy), cmap="gray", vmin=0, vmax=1)
+            axes[1, i + 1].imshow(show(noisy), cmap="gray", vmin=0, vmax=1)
             axes[1, i + 1].set_title(f"noisy s={s}")
             axes[2, i + 1].imshow(
-                jnp.abs(den(noisy.astype(clean.dtype), s)), cmap="gray", vmin=0, vmax=1
+                show(den(noisy.astype(clean.dtype), s)), cmap="gray", vmin=0, vmax=1
             )
             axes[2, i + 1].set_title("D(x, s)")
-        for j in range(3):
-            axes[j, 0].imshow(jnp.abs(samples[j]), cmap="gray", vmin=0, vmax=1) if j else None
+        for j in (1, 2):
+            axes[j, 0].imshow(show(samples[j]), cmap="gray", vmin=0, vmax=1)
         axes[1, 0].set_title("samples")
         for a in axes.flat:
             a.axis("off")

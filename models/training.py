@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -77,12 +78,14 @@ def make_mesh(num_devices: int) -> Mesh:
     return Mesh(np.array(devices[:num_devices]), ("data",))
 
 
+@functools.lru_cache(maxsize=8)
 def make_train_step(
     mc: ModelConfig, tc: TrainConfig, mesh: Mesh
 ) -> Callable[[dict, jnp.ndarray, jax.Array], tuple[dict, dict]]:
     """``step(state, batch, key) -> (state, metrics)``, jit-compiled with data-parallel shardings.
 
-    ``batch`` is NHWC float32 clean images; ``key`` is the noise key of this step.
+    ``batch`` is NHWC float32 clean images; ``key`` is the noise key of this step. Cached on the
+    (hashable, frozen) configs and mesh, so trainers of one configuration share one compilation.
     """
     net = build_network(mc)
     opt = make_optimizer(tc)

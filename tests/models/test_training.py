@@ -32,24 +32,21 @@ def test_loss_decreases_on_tiny_run():
     step = make_train_step(MC, tc, mesh)
     state = replicate(init_state(MC, tc), mesh)
     net = build_network(MC)
-    eval_batch = _batch(32, step=10_000)
+    eval_batch = _batch(8, step=10_000)
     eval_keys = [jax.random.key(100 + i) for i in range(4)]
 
+    @jax.jit
     def eval_loss(params):
-        return float(
-            np.mean(
-                [
-                    edm_loss(net.apply, params, eval_batch, k, MC.sigma_data, -1.8, 1.0)
-                    for k in eval_keys
-                ]
-            )
-        )
+        losses = [
+            edm_loss(net.apply, params, eval_batch, k, MC.sigma_data, -1.8, 1.0) for k in eval_keys
+        ]
+        return jnp.mean(jnp.stack(losses))
 
-    before = eval_loss(state["params"])
+    before = float(eval_loss(state["params"]))
     for t in range(60):
         _, nk = step_keys(0, t)
         state, metrics = step(state, shard_batch(_batch(8, t), mesh), nk)
-    after = eval_loss(state["params"])
+    after = float(eval_loss(state["params"]))
     print(f"tiny run: held-out EDM loss {before:.4f} -> {after:.4f} after 60 steps")
     assert int(state["step"]) == 60
     assert after < 0.8 * before
