@@ -16,7 +16,7 @@ import sys
 from recon.errors import UserError
 
 #: Subcommand modules under ``recon.commands``, in the order ``recon --help`` lists them.
-COMMANDS = ("demo", "mri", "ct", "metrics", "sample", "train", "bench")
+COMMANDS = ("demo", "eval", "mri", "ct", "metrics", "sample", "train", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

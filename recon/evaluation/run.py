@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from recon.evaluation import lesions as les_
+from recon.evaluation import lesions as task
 from recon.evaluation.data import Problem, ct_problem, mri_problem
 from recon.evaluation.features import texture_frechet
 from recon.evaluation.pixel import pixel_metrics
@@ -91,7 +91,7 @@ class ModalityResult:
     denoiser_name: str
     truth_present: np.ndarray
     truth_absent: np.ndarray
-    lesions: list[les_.LesionSet]
+    lesions: list[task.LesionSet]
     methods: list[MethodOutput]
     rows: list[dict[str, Any]]
     task_rows: list[dict[str, Any]]
@@ -162,27 +162,27 @@ def _mean_se(values: np.ndarray) -> tuple[float, float]:
 
 
 def _task(m: MethodOutput, truth_p: np.ndarray, truth_a: np.ndarray,
-          lesion_sets: list[les_.LesionSet]) -> dict[str, Any]:
+          lesion_sets: list[task.LesionSet]) -> dict[str, Any]:
     cr, s_p, s_a, blobs, beyond = [], [], [], [], []
     for i, les in enumerate(lesion_sets):
         if len(les.positions) == 0:
             continue
-        cr.append(les_.contrast_recovery(m.present[i], m.absent[i], truth_p[i], truth_a[i], les))
-        s_p.append(les_.observer_statistics(m.present[i], les))
-        s_a.append(les_.observer_statistics(m.absent[i], les))
-        delta = les_.rois(truth_p[i] - truth_a[i], les.positions, les.half)
+        cr.append(task.contrast_recovery(m.present[i], m.absent[i], truth_p[i], truth_a[i], les))
+        s_p.append(task.observer_statistics(m.present[i], les))
+        s_a.append(task.observer_statistics(m.absent[i], les))
+        delta = task.rois(truth_p[i] - truth_a[i], les.positions, les.half)
         threshold = 0.5 * float(np.median(delta.max(axis=(1, 2))))
-        mask = les_.object_mask(truth_a[i], les.sigma)
-        blobs.append(les_.false_lesions(m.absent[i], truth_a[i], les.sigma, threshold, mask))
+        mask = task.object_mask(truth_a[i], les.sigma)
+        blobs.append(task.false_lesions(m.absent[i], truth_a[i], les.sigma, threshold, mask))
         if m.std_absent is not None:
-            beyond.append(les_.beyond_std(m.absent[i], truth_a[i], m.std_absent[i], 3.0, mask))
+            beyond.append(task.beyond_std(m.absent[i], truth_a[i], m.std_absent[i], 3.0, mask))
     cr_all = np.concatenate(cr)
     present, absent = np.concatenate(s_p), np.concatenate(s_a)
-    a = les_.auc(present, absent)
+    a = task.auc(present, absent)
     return {
         "cr": cr_all, "blobs": np.asarray(blobs, np.float64),
-        "auc": a, "auc_se": les_.auc_standard_error(a, len(present), len(absent)),
-        "dprime": les_.dprime(present, absent),
+        "auc": a, "auc_se": task.auc_standard_error(a, len(present), len(absent)),
+        "dprime": task.dprime(present, absent),
         "beyond_std": float(np.mean(beyond)) if beyond else None,
     }
 
@@ -191,6 +191,10 @@ def _compare(diff: np.ndarray) -> tuple[float, float, int]:
     """Mean paired difference, its standard error, and its sign if beyond 2 SE (else 0)."""
     mean, se = _mean_se(diff)
     return mean, se, (int(np.sign(mean)) if np.isfinite(se) and abs(mean) > 2 * se else 0)
+
+
+def _pm(se: float, digits: int) -> str:
+    return f"± {2 * se:.{digits}f}, 2 SE" if np.isfinite(se) else "no SE from one sample"
 
 
 def verdict(modality: str, classical: str, dif: dict[str, Any], cl: dict[str, Any]) -> list[str]:
@@ -211,9 +215,9 @@ def verdict(modality: str, classical: str, dif: dict[str, Any], cl: dict[str, An
                 "beyond 2 standard errors)"
     lost = " It recovers less than half of the inserted contrast." if cr_d < 0.5 else ""
     s1 = (f"{mod}: {erase}: contrast recovery {cr_d:.2f} vs {cr_c:.2f} (paired difference "
-          f"{d_cr:+.2f} ± {2 * se_cr:.2f}, 2 SE, {len(dif['cr'])} lesions), observer AUC "
-          f"{dif['auc']:.2f} vs {cl['auc']:.2f} (difference {d_auc:+.2f} ± "
-          f"{2 * se_auc:.2f}).{lost}")
+          f"{d_cr:+.2f} {_pm(se_cr, 2)}, {len(dif['cr'])} lesions), observer AUC "
+          f"{dif['auc']:.2f} vs {cl['auc']:.2f} (difference {d_auc:+.2f} "
+          f"{_pm(se_auc, 2)}).{lost}")
     d_bl, se_bl, s_bl = _compare(dif["blobs"] - cl["blobs"])
     if s_bl > 0:
         invent = f"diffusion INVENTS more lesion-like structures than {classical}"
@@ -223,7 +227,7 @@ def verdict(modality: str, classical: str, dif: dict[str, Any], cl: dict[str, An
         invent = f"diffusion does not invent more lesion-like structures than {classical} " \
                  "(no difference beyond 2 standard errors)"
     s2 = (f"{mod}: {invent}: {np.mean(dif['blobs']):.1f} vs {np.mean(cl['blobs']):.1f} false "
-          f"bright blobs per lesion-free image (paired difference {d_bl:+.1f} ± {2 * se_bl:.1f}).")
+          f"bright blobs per lesion-free image (paired difference {d_bl:+.1f} {_pm(se_bl, 1)}).")
     if dif["beyond_std"] is not None:
         frac = dif["beyond_std"]
         calib = ("more than" if frac > 0.01 else "within a few times") + " the 0.27 % expected"
@@ -329,7 +333,7 @@ def sections(result: ModalityResult, command: str) -> list[Section]:
          "scales) to the ground truths' (lower is closer; biased upwards by few images: compare "
          "methods, not runs).", command],
     )
-    task = Section(
+    task_section = Section(
         f"{mod}: task level (inserted lesions)", result.task_rows, [],
         ["Verdict: " + s for s in result.verdict] + [
             "Contrast recovery: <true lesion, reconstructed difference with/without lesion> / "
@@ -340,4 +344,4 @@ def sections(result: ModalityResult, command: str) -> list[Section]:
             "pixels with |error| > 3 posterior std (0.27 % if calibrated).",
         ],
     )
-    return [pixel, task]
+    return [pixel, task_section]
