@@ -69,7 +69,7 @@ def check_args(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     check_args(args)
     from recon.evaluation.run import evaluate, gaussian_prior, sections
-    from recon.report import text_table, write_report
+    from recon.report import Section, text_table, write_report
 
     t0 = time.perf_counter()
     modalities = list(dict.fromkeys(args.modality))
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                f"--images {args.images} --lesions {args.lesions} --contrast {args.contrast:g} "
                f"--nfe {args.nfe} --samples {args.samples} --prior {args.prior} "
                f"--seed {args.seed}" + (f" --size {args.size}" if args.size else ""))
-    report = []
+    report, verdicts = [], []
     for modality in modalities:
         denoiser = gaussian_prior(modality) if args.prior == "gaussian" else None
         try:
@@ -90,11 +90,17 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{err}; no report written") from None
         print(text_table(result.rows))
         print(text_table(result.task_rows))
-        for line in result.verdict:
+        for question, line in zip(("erase", "invent"), result.verdict, strict=True):
             print(line)
+            verdicts.append({"modality": modality, "question": f"does diffusion {question} "
+                             "lesions?", "verdict": line, "denoiser": result.denoiser_name})
         report += sections(result, command)
     seconds = time.perf_counter() - t0
+    summary = Section("Verdict: does diffusion erase or invent lesions?", verdicts, [], [
+        "Generated from the measured values below; a difference counts only beyond 2 standard "
+        "errors, so few test images make 'no difference' likely. Denoiser "
+        "GaussianStandIn means the exact Gaussian prior, not a trained one."])
     paths = write_report(pathlib.Path(args.out), "eval", "recon eval: three-tier evaluation",
-                         report, f"{command}: {seconds:.0f} s in total")
+                         [summary, *report], f"{command}: {seconds:.0f} s in total")
     print(f"wrote {', '.join(str(p) for p in paths.values())} ({seconds:.0f} s)", flush=True)
     return 0
