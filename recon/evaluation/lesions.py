@@ -18,12 +18,15 @@ is 1 for a reconstruction that reproduces the lesion, 0 for one that erases it, 
 biased by the anatomical background, which cancels in ``d`` (up to noise).
 
 Detectability. A non-prewhitening matched-filter observer (Barrett & Myers, *Foundations of
-Image Science*, 2004, ch. 13): the test statistic of an ROI ``g`` is ``t = <w, g>`` with the
-zero-mean template ``w = p_s - mean(p_s)`` (``p_s`` the unit-amplitude Gaussian profile), so a
-constant background cancels. Signal-present ROIs are the lesion positions in the lesion
-reconstructions, signal-absent ROIs the same positions in the lesion-free reconstructions. We
-report the area under the ROC curve (Mann-Whitney estimate, ties count 1/2) and
-``d' = (mean_p - mean_a) / sqrt((var_p + var_a) / 2)``. (A channelised Hotelling observer
+Image Science*, 2004, ch. 13) in the signal-known-exactly / background-known-exactly task: the
+test statistic of an ROI is ``t = <w, g - b>`` with ``g`` the reconstruction, ``b`` the
+lesion-free ground truth and ``w = p_s - mean(p_s)`` the zero-mean unit-amplitude Gaussian
+profile. The observer thus sees only what the reconstruction adds to the true background (noise,
+artefacts, the recovered lesion), which is what separates reconstruction methods; anatomical
+variability, identical for all methods, is taken out. Signal-present ROIs are the lesion
+positions in the lesion reconstructions, signal-absent ROIs the same positions in the lesion-free
+reconstructions. We report the area under the ROC curve (Mann-Whitney estimate, ties count 1/2)
+and ``d' = (mean_p - mean_a) / sqrt((var_p + var_a) / 2)``. (A channelised Hotelling observer
 needs far more ROIs than a few test images give to estimate its channel covariance; the NPW
 observer needs none and is the usual choice for few samples.)
 
@@ -32,8 +35,9 @@ invented:
 
 - ``false_lesions``: the error ``e = recon - truth`` is filtered with the matched filter scaled to
   estimate a lesion amplitude, ``r = (w ⋆ e) / <w, p_s>``; every local maximum (within the ROI
-  size) inside the object with ``r`` above half the median inserted amplitude is an invented
-  bright lesion-like blob. Reported per image; defined for every method. A perfect reconstruction
+  size) inside the object with ``r`` above the median inserted amplitude is an invented bright
+  blob at least as strong as the lesions the observer is asked to find. Reported per image;
+  defined for every method. A perfect reconstruction
   scores 0; noise alone also produces blobs (that is honest: a reader cannot tell them apart).
 - ``beyond_std``: the fraction of object pixels where ``|recon - truth| > k x posterior std``
   (``k = 3``); for a calibrated Gaussian posterior about 0.27 %. Larger means structure in the
@@ -164,8 +168,13 @@ def contrast_recovery(recon_present: np.ndarray, recon_absent: np.ndarray,
     return np.sum(p * d, axis=(1, 2)) / np.maximum(np.sum(p * p, axis=(1, 2)), 1e-30)
 
 
-def observer_statistics(image: np.ndarray, lesions: LesionSet) -> np.ndarray:
-    """NPW matched-filter statistics ``<w, ROI>`` at the lesion positions of ``image``."""
+def observer_statistics(image: np.ndarray, lesions: LesionSet,
+                        background: np.ndarray | None = None) -> np.ndarray:
+    """NPW matched-filter statistics ``<w, ROI(image - background)>`` at the lesion positions
+    (``background`` the known lesion-free truth; ``None`` for a zero background)."""
+    image = np.asarray(image, np.float64)
+    if background is not None:
+        image = image - np.asarray(background, np.float64)
     return np.sum(rois(image, lesions.positions, lesions.half) * template(lesions.sigma),
                   axis=(1, 2))
 

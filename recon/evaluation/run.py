@@ -168,10 +168,10 @@ def _task(m: MethodOutput, truth_p: np.ndarray, truth_a: np.ndarray,
         if len(les.positions) == 0:
             continue
         cr.append(task.contrast_recovery(m.present[i], m.absent[i], truth_p[i], truth_a[i], les))
-        s_p.append(task.observer_statistics(m.present[i], les))
-        s_a.append(task.observer_statistics(m.absent[i], les))
+        s_p.append(task.observer_statistics(m.present[i], les, truth_a[i]))
+        s_a.append(task.observer_statistics(m.absent[i], les, truth_a[i]))
         delta = task.rois(truth_p[i] - truth_a[i], les.positions, les.half)
-        threshold = 0.5 * float(np.median(delta.max(axis=(1, 2))))
+        threshold = float(np.median(delta.max(axis=(1, 2))))
         mask = task.object_mask(truth_a[i], les.sigma)
         blobs.append(task.false_lesions(m.absent[i], truth_a[i], les.sigma, threshold, mask))
         if m.std_absent is not None:
@@ -338,10 +338,11 @@ def sections(result: ModalityResult, command: str) -> list[Section]:
         ["Verdict: " + s for s in result.verdict] + [
             "Contrast recovery: <true lesion, reconstructed difference with/without lesion> / "
             "<true lesion, true lesion> (1 = kept, 0 = erased). AUC and d': non-prewhitening "
-            "matched-filter observer, lesion vs lesion-free reconstructions at the same "
-            "positions. False blobs: matched-filter peaks of the error of lesion-free "
-            "reconstructions above half the inserted amplitude. >3 std: fraction of object "
-            "pixels with |error| > 3 posterior std (0.27 % if calibrated).",
+            "matched-filter observer (signal and background known exactly: it sees the "
+            "reconstruction minus the lesion-free truth), lesion vs lesion-free reconstructions "
+            "at the same positions. False blobs: matched-filter peaks of the error of "
+            "lesion-free reconstructions at least as strong as the inserted lesions. >3 std: "
+            "fraction of object pixels with |error| > 3 posterior std (0.27 % if calibrated).",
         ],
     )
     return [pixel, task_section]

@@ -39,10 +39,10 @@ def lesion_data(contrast: float = 0.2, seed: int = 0):
 def scores(recon_p, recon_a, truth_p, truth_a, sets):
     cr = np.concatenate([task.contrast_recovery(rp, ra, tp, ta, s) for rp, ra, tp, ta, s in
                          zip(recon_p, recon_a, truth_p, truth_a, sets, strict=True)])
-    s_p = np.concatenate([task.observer_statistics(r, s) for r, s in zip(recon_p, sets,
-                                                                         strict=True)])
-    s_a = np.concatenate([task.observer_statistics(r, s) for r, s in zip(recon_a, sets,
-                                                                         strict=True)])
+    s_p = np.concatenate([task.observer_statistics(r, s, b) for r, s, b in
+                          zip(recon_p, sets, truth_a, strict=True)])
+    s_a = np.concatenate([task.observer_statistics(r, s, b) for r, s, b in
+                          zip(recon_a, sets, truth_a, strict=True)])
     return cr, task.auc(s_p, s_a), task.dprime(s_p, s_a)
 
 
@@ -142,7 +142,7 @@ def test_fake_blob_raises_hallucination_scores():
     recon = truth + 0.005 * rng.standard_normal(truth.shape)
     std = np.full(truth.shape, 0.01)
     mask = task.object_mask(truth, SIGMA)
-    threshold = 0.5 * float(np.median(les.amplitudes))
+    threshold = float(np.median(les.amplitudes))
     blobs0 = task.false_lesions(recon, truth, SIGMA, threshold, mask)
     frac0 = task.beyond_std(recon, truth, std, 3.0, mask)
     fake = task.LesionSet(np.array([[32, 40], [45, 25]]), np.array([0.2, 0.2]), SIGMA)
