@@ -33,8 +33,15 @@ class ConfigMismatchError(ValueError):
 
 def make_manager(directory: str | pathlib.Path, max_to_keep: int = 3) -> ocp.CheckpointManager:
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+    # Handlers are registered up front: a manager that has not saved in this process (resume,
+    # export) otherwise cannot read item metadata and reports an empty parameter tree.
     return ocp.CheckpointManager(
-        pathlib.Path(directory).absolute(), options=options, item_names=("state", "config")
+        pathlib.Path(directory).absolute(),
+        options=options,
+        item_handlers={
+            "state": ocp.StandardCheckpointHandler(),
+            "config": ocp.JsonCheckpointHandler(),
+        },
     )
 
 
@@ -81,11 +88,25 @@ def check_model_config(stored: dict[str, Any], expected: dict[str, Any], where: 
         )
 
 
+def _path_name(path: tuple) -> str:
+    """``a/b/0`` for a key path, whether a level is a dict key, an attribute (named tuples such
+    as optax states, which orbax's metadata reports as dicts) or a sequence index."""
+    parts = []
+    for k in path:
+        for attr in ("key", "name", "idx"):
+            if hasattr(k, attr):
+                parts.append(str(getattr(k, attr)))
+                break
+        else:
+            parts.append(str(k))
+    return "/".join(parts)
+
+
 def _check_shapes(stored: Any, target: Any, where: str) -> None:
     s_leaves = jax.tree_util.tree_flatten_with_path(stored)[0]
     t_leaves = jax.tree_util.tree_flatten_with_path(target)[0]
-    s_map = {jax.tree_util.keystr(p): tuple(getattr(v, "shape", ())) for p, v in s_leaves}
-    t_map = {jax.tree_util.keystr(p): tuple(getattr(v, "shape", ())) for p, v in t_leaves}
+    s_map = {_path_name(p): tuple(getattr(v, "shape", ())) for p, v in s_leaves}
+    t_map = {_path_name(p): tuple(getattr(v, "shape", ())) for p, v in t_leaves}
     if s_map.keys() != t_map.keys():
         missing = sorted(t_map.keys() - s_map.keys())[:3]
         extra = sorted(s_map.keys() - t_map.keys())[:3]
