@@ -7,6 +7,7 @@ says how the weights were made.
 
 from __future__ import annotations
 
+import os
 import pathlib
 
 from models.checkpoints import load_weights
@@ -21,6 +22,12 @@ PRIORS = {
 }
 
 
+def weights_dir() -> pathlib.Path:
+    """Where shipped weights are read: ``$RECON_WEIGHTS_DIR`` if set (one sub-folder per prior
+    name, e.g. weights you exported with ``recon train --export``), else the package's own."""
+    return pathlib.Path(os.environ.get("RECON_WEIGHTS_DIR", WEIGHTS_DIR))
+
+
 def available_priors() -> dict[str, str]:
     return dict(PRIORS)
 
@@ -33,7 +40,7 @@ def load_prior(name: str) -> EDMDenoiser:
     """
     if name not in PRIORS:
         raise ValueError(f"unknown prior {name!r}; available: {sorted(PRIORS)}")
-    d = WEIGHTS_DIR / name
+    d = weights_dir() / name
     if not (d / "params.msgpack").is_file():
         raise FileNotFoundError(
             f"weights of prior {name!r} are missing from {d}; reinstall the package or retrain "
