@@ -81,6 +81,7 @@ def eval_mri(args) -> list[dict]:
     from recon.coils.espirit import espirit
     from recon.diffusion.pipeline import DiffusionConfig, reconstruct
     from recon.metrics import fastmri_metrics
+    from recon.pipelines import coil_support
 
     val_z = list(range(HOLDOUT_Z0, HOLDOUT_Z0 + 2))
     test_z = list(range(HOLDOUT_Z0 + 3, HOLDOUT_Z1))[: args.test]
@@ -115,7 +116,7 @@ def eval_mri(args) -> list[dict]:
                 t0 = time.perf_counter()
                 mean, _ = jax.block_until_ready(run(A, jnp.asarray(d["kspace"])))
                 times.append(time.perf_counter() - t0)
-                imgs.append(np.abs(np.asarray(mean)))
+                imgs.append(np.abs(np.asarray(mean * coil_support(maps))))
             recs[f"{args.method} NFE {nfe}"] = (np.stack(imgs), float(np.median(times)))
         for name, (imgs, sec) in recs.items():
             m = fastmri_metrics(truth, imgs)

@@ -89,6 +89,7 @@ def mri_case(nfe: int = 30, n_samples: int = 4, seed: int = 0) -> Section:
     from recon.coils.espirit import espirit
     from recon.diffusion.pipeline import DiffusionConfig, reconstruct
     from recon.metrics import fastmri_metrics
+    from recon.pipelines import coil_support
     from recon.simulate import simulate_multicoil, smooth_phase
     from recon.solvers.fista import fista_l1
 
@@ -108,9 +109,10 @@ def mri_case(nfe: int = 30, n_samples: int = 4, seed: int = 0) -> Section:
     results = [
         timed("zero-filled", lambda: jnp.sqrt(jnp.sum(jnp.abs(ifftc(ksp, (-2, -1))) ** 2, 0))),
         timed("l1-wavelet", lambda: fista_l1(A, ksp).x),
-        timed(f"dds ({nfe} NFE, {n_samples} samples)", lambda: reconstruct(
-            prior, A, ksp, cfg, jax.random.PRNGKey(seed),
-            prior_var=prior.config.sigma_data**2)),
+        timed(f"dds ({nfe} NFE, {n_samples} samples)", lambda: tuple(
+            v * coil_support(maps) for v in reconstruct(
+                prior, A, ksp, cfg, jax.random.PRNGKey(seed),
+                prior_var=prior.config.sigma_data**2))),
     ]
     return _section(
         "MRI: brain slice 192x224, 8 coils, 4x fastMRI random mask (8 % centre)",

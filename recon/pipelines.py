@@ -20,7 +20,8 @@ from recon.errors import UserError
 DIFFUSION_METHODS = ("dds", "dps", "score-mri")
 
 
-def add_diffusion_options(p: argparse.ArgumentParser, default_prior: str) -> None:
+def add_diffusion_options(p: argparse.ArgumentParser, default_prior: str,
+                          batch_option: bool = True) -> None:
     g = p.add_argument_group("diffusion methods (dds, dps, score-mri)")
     g.add_argument("--prior", default=default_prior,
                    help=f"shipped prior name (default {default_prior})")
@@ -32,8 +33,9 @@ def add_diffusion_options(p: argparse.ArgumentParser, default_prior: str) -> Non
     g.add_argument("--noise-std", type=float, default=None,
                    help="measurement noise std per real component, in data units "
                         "(default: unknown; DDS then uses unregularised CG steps)")
-    g.add_argument("--batch", type=int, default=0,
-                   help="slices per batch (default: number of devices)")
+    if batch_option:
+        g.add_argument("--batch", type=int, default=0,
+                       help="slices per batch (default: number of devices)")
 
 
 def diffusion_method(args: argparse.Namespace, expects_complex: bool) -> Callable:
@@ -80,6 +82,37 @@ def run_in_batches(
             outs.append(jax.device_get(map_batched(fn, part, shared)))
             bar.update(min(size, total - start))
     return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *outs)
+
+
+def estimate_noise_std(kspace: np.ndarray, mask: np.ndarray, fraction: float = 0.125) -> float:
+    """Noise standard deviation per real component from the k-space periphery.
+
+    Uses the sampled samples in the outer ``fraction`` of both the readout (second to last) and
+    the phase-encode (last) axis, where an MR image has little signal, and the median of the
+    magnitudes: for complex white noise of std ``σ`` per component the magnitude is Rayleigh
+    distributed with median ``σ sqrt(2 ln 2)``. Signal in the periphery biases it upwards.
+    """
+    k = np.asarray(kspace)
+    h, w = k.shape[-2:]
+    rows = np.r_[0 : max(1, int(fraction * h)), h - max(1, int(fraction * h)) : h]
+    cols = np.flatnonzero(np.asarray(mask).reshape(w))
+    cols = cols[(cols < fraction * w) | (cols >= (1 - fraction) * w)]
+    if cols.size == 0:
+        cols = np.flatnonzero(np.asarray(mask).reshape(w))
+    corner = np.abs(k[..., rows, :][..., cols])
+    return float(np.median(corner) / np.sqrt(2 * np.log(2)))
+
+
+def coil_support(maps):
+    """1 where any coil sees the pixel (``Σ_c |S_c|² > 0``), else 0.
+
+    ESPIRiT crops its maps to the object, so outside the support the SENSE model measures
+    nothing and a diffusion sample there is pure prior; the classical solvers return 0 there
+    (minimum norm), and so do the diffusion pipelines, by multiplying with this support.
+    """
+    import jax.numpy as jnp
+
+    return (jnp.sum(jnp.abs(maps) ** 2, axis=0) > 0).astype(jnp.float32)
 
 
 def check_finite(image: np.ndarray, what: str) -> None:

@@ -15,17 +15,19 @@ from recon.errors import UserError
 
 def register(sub: argparse._SubParsersAction) -> None:
     from recon.classical_mri import DEFAULTS, METHODS
+    from recon.pipelines import DIFFUSION_METHODS, add_diffusion_options
 
     p = sub.add_parser(
         "mri",
-        help="classical MRI reconstruction (zero-filled, CG-SENSE, L1-wavelet, TV)",
+        help="MRI reconstruction (zero-filled, CG-SENSE, L1-wavelet, TV, diffusion)",
         description="Reconstructs a fastMRI-layout or ISMRMRD HDF5 raw-data file with ESPIRiT "
-        "coil maps and a SENSE-model solver. Regularisation weights are relative to the data "
-        "scale, so the defaults work without tuning.",
+        "coil maps and a SENSE-model solver or a diffusion prior (dds, dps, score-mri). "
+        "Regularisation weights are relative to the data scale, so the defaults work without "
+        "tuning.",
     )
     p.add_argument("input", help="raw data: fastMRI HDF5 (kspace, mask) or ISMRMRD HDF5")
     p.add_argument("--out", required=True, help="output HDF5 file")
-    p.add_argument("--method", choices=METHODS, default="l1-wavelet",
+    p.add_argument("--method", choices=METHODS + DIFFUSION_METHODS, default="l1-wavelet",
                    help="reconstruction method (default l1-wavelet)")
     p.add_argument("--lam", type=float, default=None,
                    help="relative regularisation weight (defaults: " + ", ".join(
@@ -38,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--coils", type=int, default=None, metavar="N",
                    help="compress to N virtual coils (SVD) before reconstruction")
     p.add_argument("--batch", type=int, default=None, help="slices per vmapped batch")
+    add_diffusion_options(p, default_prior="mri-brain", batch_option=False)
     p.set_defaults(func=run)
 
 
@@ -93,8 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from recon import preprocess
-    from recon.classical_mri import DEFAULTS, centre_crop, reconstruct
-    from recon.io.hdf5 import atomic_h5
+    from recon.classical_mri import DEFAULTS, reconstruct
 
     src = pathlib.Path(args.input)
     out = pathlib.Path(args.out)
@@ -120,6 +122,9 @@ def run(args: argparse.Namespace) -> int:
             calib = np.einsum("ij,sj...->si...", a, calib).astype(np.complex64)
     if crop is not None and (crop[0] > h or crop[1] > w):
         raise UserError(f"{src}: --crop {crop[0]}x{crop[1]} is larger than the image {h}x{w}")
+    if args.method not in DEFAULTS:  # a diffusion method
+        images, std, opts = _diffusion(args, ksp, data, calib)
+        return _write(args, src, out, crop, data, ksp, images, std, opts)
     opts = {**DEFAULTS[args.method]}
     if args.lam is not None:
         opts["lam"] = args.lam
@@ -136,10 +141,70 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{src}: {err}") from None
     finally:
         bar.close()
+    return _write(args, src, out, crop, data, ksp, images, None, opts)
+
+
+def _diffusion(args: argparse.Namespace, ksp, data: dict, calib):
+    """Posterior mean magnitude and std of every slice with a diffusion prior."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from operators.mri import sense
+    from recon.classical_mri import calib_shape_for
+    from recon.coils.espirit import espirit
+    from recon.pipelines import (
+        coil_support,
+        diffusion_method,
+        estimate_noise_std,
+        run_in_batches,
+    )
+
+    ns, nc, h, w = ksp.shape
+    mask = np.asarray(data["mask"], np.float32).reshape(w)
+    if args.noise_std is None:
+        args.noise_std = estimate_noise_std(ksp, mask)
+    recon_slice = diffusion_method(args, expects_complex=True)
+    cmask = mask if data["calib_mask"] is None else data["calib_mask"]
+    calib = ksp if calib is None else calib
+    try:
+        cshape = calib_shape_for(cmask, (h, w), nc)
+    except ValueError as err:
+        raise UserError(f"{args.input}: {err}") from None
+    maps = np.asarray(espirit(jnp.asarray(calib, jnp.complex64), cshape))
+    keys = jax.random.split(jax.random.PRNGKey(args.seed), ns)
+
+    def one(example, m):
+        y, s, key = example
+        mean, std = recon_slice(sense(s, m), y, key)
+        support = coil_support(s)
+        return mean * support, std * support
+
+    mean, std = run_in_batches(one, (jnp.asarray(ksp, jnp.complex64), jnp.asarray(maps), keys),
+                               jnp.asarray(mask), batch=args.batch or 0, desc=args.method,
+                               quiet=args.quiet)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
+        raise UserError(f"{args.input}: {args.method} sampling produced NaN or Inf; no output "
+                        "written")
+    opts = {"prior": args.prior, "nfe": args.nfe, "samples": args.samples, "seed": args.seed,
+            "noise_std": float(args.noise_std)}
+    return np.abs(mean), (std if args.samples > 1 else None), opts
+
+
+def _write(args, src, out, crop, data, ksp, images, std, opts) -> int:
+    import numpy as np
+
+    from recon.classical_mri import centre_crop
+    from recon.io.hdf5 import atomic_h5
+
     if crop is not None:
         images = centre_crop(images, crop)
+        std = None if std is None else centre_crop(std, crop)
+    w = ksp.shape[-1]
     with atomic_h5(out) as f:
         f.create_dataset("reconstruction", data=images.astype(np.float32))
+        if std is not None:
+            f.create_dataset("reconstruction_std", data=np.asarray(std, np.float32))
         f.attrs["method"] = args.method
         f.attrs["input"] = str(src)
         f.attrs["format"] = data["format"]
