@@ -230,9 +230,16 @@ def verdict(modality: str, classical: str, dif: dict[str, Any], cl: dict[str, An
           f"bright blobs per lesion-free image (paired difference {d_bl:+.1f} {_pm(se_bl, 1)}).")
     if dif["beyond_std"] is not None:
         frac = dif["beyond_std"]
-        calib = ("more than" if frac > 0.01 else "within a few times") + " the 0.27 % expected"
+        if frac > 0.01:
+            calib = ("more than the 0.27 % expected of a calibrated Gaussian posterior: "
+                     "errors the posterior std does not explain")
+        elif frac < 0.001:
+            calib = ("less than the 0.27 % expected of a calibrated Gaussian posterior: the "
+                     "posterior std over-covers the error")
+        else:
+            calib = "close to the 0.27 % expected of a calibrated Gaussian posterior"
         s2 += (f" {100 * frac:.2f} % of object pixels deviate from the truth by more than 3 "
-               f"posterior standard deviations ({calib} of a calibrated Gaussian posterior).")
+               f"posterior standard deviations ({calib}).")
     return [s1, s2]
 
 

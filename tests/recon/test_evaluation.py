@@ -173,5 +173,7 @@ def test_verdict_follows_the_numbers():
     assert "ERASES" in text and "less than half" in text and "INVENTS" not in text
     text = " ".join(verdict("ct", "tv", invented, base))
     assert "INVENTS" in text and "ERASES" not in text and "8.00 %" in text
+    assert "does not explain" in text
     text = " ".join(verdict("mri", "l1", same, base))
-    assert "does not erase" in text and "does not invent" in text
+    assert "does not erase" in text and "does not invent" in text and "close to" in text
+    assert "over-covers" in " ".join(verdict("ct", "tv", erased, base))
