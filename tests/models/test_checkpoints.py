@@ -12,8 +12,22 @@ from models.fit import Trainer
 
 TINY = {
     "name": "tiny",
-    "model": {"complex": False, "base_channels": 8, "channel_mults": [1, 2], "emb_dim": 16},
-    "train": {"steps": 4, "batch_size": 4, "warmup_steps": 2, "seed": 3},
+    "model": {
+        "complex": False,
+        "base_channels": 8,
+        "channel_mults": [1, 2],
+        "emb_dim": 16,
+        "sigma_data": 0.25,
+    },
+    "train": {
+        "steps": 4,
+        "batch_size": 8,
+        "learning_rate": 2e-3,
+        "warmup_steps": 5,
+        "p_mean": -1.8,
+        "p_std": 1.0,
+        "seed": 3,
+    },
     "data": {"kind": "ellipses", "patch": 16},
     "run": {"log_every": 1, "checkpoint_every": 2, "keep": 2, "figures": False},
 }
@@ -56,7 +70,7 @@ def test_round_trip_exact_and_keep_last_n(runs):
     _leaves_equal(jax.device_get(full.state), jax.device_get(restored))
     stored = checkpoints.read_config(mngr)
     assert stored == json.loads(json.dumps(full.config))  # resolved config stored with weights
-    assert stored["train"]["learning_rate"] == 2e-4  # a default filled in by resolution
+    assert stored["train"]["ema_decay"] == 0.999  # a default filled in by resolution
 
 
 def test_wrong_architecture_refused(runs):

@@ -1,5 +1,7 @@
 """Training step: loss decreases, dtypes kept, 4-device sharded step equals the 1-device step."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,6 +21,7 @@ from models.training import (
 )
 
 MC = ModelConfig(complex=False, base_channels=8, channel_mults=(1, 2), emb_dim=16, sigma_data=0.25)
+TC = TrainConfig(batch_size=8, learning_rate=2e-3, warmup_steps=5, p_mean=-1.8, p_std=1.0)
 
 
 def _batch(n, step=0):
@@ -27,7 +30,7 @@ def _batch(n, step=0):
 
 
 def test_loss_decreases_on_tiny_run():
-    tc = TrainConfig(batch_size=8, learning_rate=2e-3, warmup_steps=5, p_mean=-1.8, p_std=1.0)
+    tc = TC
     mesh = make_mesh(1)
     step = make_train_step(MC, tc, mesh)
     state = replicate(init_state(MC, tc), mesh)
@@ -58,8 +61,8 @@ def test_loss_decreases_on_tiny_run():
 def test_sharded_step_equals_single_device():
     if len(jax.local_devices()) < 4:
         pytest.skip("needs 4 local devices (tests/conftest.py forces 4 CPU devices)")
-    tc1 = TrainConfig(batch_size=8, warmup_steps=2, num_devices=1)
-    tc4 = TrainConfig(batch_size=8, warmup_steps=2, num_devices=4)
+    tc1 = TC  # the 1-device step compiled by the test above is reused
+    tc4 = dataclasses.replace(TC, num_devices=4)
     out = {}
     for tc in (tc1, tc4):
         mesh = make_mesh(tc.num_devices)
