@@ -48,15 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.device != "auto":
         import jax
 
-        previous = jax.config.jax_platforms
-        jax.config.update("jax_platforms", args.device)
         try:
-            jax.devices()
+            device = jax.devices(args.device)[0]
         except RuntimeError:
-            jax.config.update("jax_platforms", previous)
             print(f"recon: error: --device {args.device} is not available on this machine",
                   file=sys.stderr)
             return 2
+        jax.config.update("jax_default_device", device)
     try:
         result = args.func(args)
     except UserError as err:

@@ -25,6 +25,11 @@ def test_unavailable_device_is_a_user_error(capsys):
     assert "--device tpu is not available" in err and len(err.splitlines()) == 1
 
 
+def test_device_cpu_runs(tmp_path):
+    assert main(["--device", "cpu", "sample", "--prior", "ct-ellipses", "--n", "1", "--size",
+                 "16", "--nfe", "2", "--out", str(tmp_path / "s")]) == 0
+
+
 def test_failed_device_choice_leaves_jax_usable():
     import jax.numpy as jnp
 
