@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import pathlib
 
 from recon.errors import UserError
@@ -42,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise UserError(f"config file {path}: {err}") from err
     workdir = args.workdir or str(pathlib.Path("runs") / cfg["name"])
+    if not args.verbose:  # orbax logs every save step at INFO through absl
+        logging.getLogger("absl").setLevel(logging.WARNING)
     summary = train_main(
         path,
         workdir,
