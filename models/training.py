@@ -78,15 +78,20 @@ def make_mesh(num_devices: int) -> Mesh:
     return Mesh(np.array(devices[:num_devices]), ("data",))
 
 
-@functools.lru_cache(maxsize=8)
 def make_train_step(
     mc: ModelConfig, tc: TrainConfig, mesh: Mesh
 ) -> Callable[[dict, jnp.ndarray, jax.Array], tuple[dict, dict]]:
     """``step(state, batch, key) -> (state, metrics)``, jit-compiled with data-parallel shardings.
 
     ``batch`` is NHWC float32 clean images; ``key`` is the noise key of this step. Cached on the
-    (hashable, frozen) configs and mesh, so trainers of one configuration share one compilation.
+    (hashable, frozen) configs and mesh, so trainers of one configuration share one compilation
+    (``steps`` and ``seed`` do not enter the step and are left out of the cache key).
     """
+    return _make_train_step(mc, dataclasses.replace(tc, steps=0, seed=0), mesh)
+
+
+@functools.lru_cache(maxsize=8)
+def _make_train_step(mc: ModelConfig, tc: TrainConfig, mesh: Mesh):
     net = build_network(mc)
     opt = make_optimizer(tc)
     n_dev = mesh.devices.size

@@ -207,6 +207,7 @@ def heldout_slices(n: int = 4, key: jax.Array | None = None, size: tuple[int, in
     return jnp.stack(out)
 
 
+@jax.jit
 def _synth_rect(key: jax.Array, maps: jnp.ndarray) -> jnp.ndarray:
     h, w = maps.shape[1:]
     s = max(h, w)

@@ -15,7 +15,7 @@ TINY = {
     "model": {
         "complex": False,
         "base_channels": 8,
-        "channel_mults": [1, 2],
+        "channel_mults": [1],
         "emb_dim": 16,
         "sigma_data": 0.25,
     },
@@ -88,7 +88,7 @@ def test_exported_weights_round_trip_and_refusal(runs, tmp_path):
     cfg, params = checkpoints.load_weights(tmp_path / "w", expected=full.mc)
     assert cfg == full.mc
     _leaves_equal(ema, params)
-    wrong = ModelConfig(complex=False, base_channels=8, channel_mults=(1, 2, 2), emb_dim=16)
+    wrong = ModelConfig(complex=False, base_channels=8, channel_mults=(1, 2), emb_dim=16)
     with pytest.raises(checkpoints.ConfigMismatchError, match="channel_mults"):
         checkpoints.load_weights(tmp_path / "w", expected=wrong)
     # a config.json edited by hand to another architecture: the shape check catches it

@@ -20,7 +20,7 @@ from models.training import (
     step_keys,
 )
 
-MC = ModelConfig(complex=False, base_channels=8, channel_mults=(1, 2), emb_dim=16, sigma_data=0.25)
+MC = ModelConfig(complex=False, base_channels=8, channel_mults=(1,), emb_dim=16, sigma_data=0.25)
 TC = TrainConfig(batch_size=8, learning_rate=2e-3, warmup_steps=5, p_mean=-1.8, p_std=1.0)
 
 
