@@ -115,10 +115,14 @@ def _methods(modality: str, denoiser: Any, nfe: int, n_samples: int, noise_std: 
         def zero_filled(m):
             return jnp.sqrt(jnp.sum(jnp.abs(ifftc(m.y, (-2, -1))) ** 2, 0))
 
+        from recon.pipelines import coil_support
+
         l1 = jax.jit(lambda A, y: fista_l1(A, y).x)
+        # outside the ESPIRiT support the data say nothing; report 0 there, as the CLI does
+        dds_mri = jax.jit(lambda A, y: tuple(v * coil_support(A.maps) for v in dds(A, y)))
         return [("zero-filled", "baseline", zero_filled),
                 ("l1-wavelet", "classical", lambda m: l1(m.A, m.y)),
-                (dds_name, "diffusion", lambda m: dds(m.A, m.y))]
+                (dds_name, "diffusion", lambda m: dds_mri(m.A, m.y))]
     from recon.ct.fbp import fbp
     from recon.solvers.pdhg import tv_recon
 
