@@ -37,6 +37,12 @@ def initial_noise(key: jax.Array, shape, dtype, sigma_max) -> jax.Array:
     return (sigma_max * standard_noise(key, shape, dtype)).astype(dtype)
 
 
+def level_pairs(sigmas: jax.Array, dtype) -> jax.Array:
+    """``(σ_i, σ_{i+1})`` rows, in the real dtype of the images: what a sampler scans over."""
+    sigmas = jnp.asarray(sigmas, jnp.finfo(dtype).dtype)
+    return jnp.stack([sigmas[:-1], sigmas[1:]], axis=1)
+
+
 def ddim(
     denoiser: Denoiser,
     consistency: DataConsistency,
@@ -46,9 +52,7 @@ def ddim(
     eta: float = 1.0,
 ) -> jax.Array:
     """Generalised DDIM sampler; returns the final ``x̂0`` (the sample)."""
-    real = jnp.finfo(x_init.dtype).dtype
-    sigmas = jnp.asarray(sigmas, real)
-    pairs = jnp.stack([sigmas[:-1], sigmas[1:]], axis=1)
+    pairs = level_pairs(sigmas, x_init.dtype)
 
     def step(carry, pair):
         x, key = carry
@@ -75,8 +79,7 @@ def predictor_corrector(
 ) -> jax.Array:
     """Reverse-diffusion predictor + Langevin corrector + projection (score-MRI)."""
     real = jnp.finfo(x_init.dtype).dtype
-    sigmas = jnp.asarray(sigmas, real)
-    pairs = jnp.stack([sigmas[:-1], sigmas[1:]], axis=1)
+    pairs = level_pairs(sigmas, x_init.dtype)
 
     def step(carry, pair):
         x, key = carry
