@@ -138,8 +138,11 @@ class ParallelBeam(LinearOperator):
         h, w = self.image_shape
         p, d, L = self.pixel_size, self.det_spacing, self.padded
         half = L // 2
+        # frequencies beyond the pixel band's corner (|ω| >= √2 π / p) are zero at every angle:
+        # skip them in the NUFFT (they matter when the detector is finer than the pixels)
+        n_freq = min(half, math.ceil(L * d / (math.sqrt(2.0) * p)) + 1)
         theta = self.angles.astype(real)
-        omega = (2.0 * np.pi / (L * d)) * jnp.arange(half, dtype=real)  # m = 0 .. L/2 - 1
+        omega = (2.0 * np.pi / (L * d)) * jnp.arange(n_freq, dtype=real)  # m = 0 .. n_freq - 1
         xi_x = omega[None, :] * jnp.cos(theta)[:, None]
         xi_y = omega[None, :] * jnp.sin(theta)[:, None]
         # pixel centres r_ij = p (n + δ) with n finufft's centred mode index
@@ -156,9 +159,9 @@ class ParallelBeam(LinearOperator):
         n_ang = theta.shape[0]
         spec = nufft2(
             img.astype(cplx), wrap(xi_y).ravel(), wrap(xi_x).ravel(), eps=self.eps
-        ).reshape(n_ang, half)
+        ).reshape(n_ang, n_freq)
         spec = spec * weight
-        spec = jnp.concatenate([spec, jnp.zeros((spec.shape[0], 1), cplx)], axis=1)
+        spec = jnp.pad(spec, ((0, 0), (0, half + 1 - n_freq)))  # drops m >= n_freq and Nyquist
         sino = jnp.fft.irfft(spec, n=L, axis=1)[:, : self.det_count]
         return sino.astype(real)
 

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from operators.ct.fan import FanBeam
 from operators.ct.parallel import ParallelBeam
 from operators.ct.raydriven import ConeBeam, RayProjector2D
 
@@ -106,12 +107,12 @@ def fbp(
     Parallel beam needs angles evenly covering π (or 2π); fan and cone beam a full 2π scan with
     evenly spaced views (no short-scan weighting). Returns an image of ``op.in_shape``.
     """
-    if not isinstance(op, (ParallelBeam, RayProjector2D, ConeBeam)):
+    if not isinstance(op, (ParallelBeam, RayProjector2D, FanBeam, ConeBeam)):
         raise ValueError(f"fbp needs a CT projector from operators.ct, found {op!r}")
     sino = _check_sino(op, sino)
     if isinstance(op, ParallelBeam) or (isinstance(op, RayProjector2D) and op.kind == "parallel"):
         return _fbp_parallel(op, sino, filter, frequency_scaling, upsample)
-    if isinstance(op, RayProjector2D):
+    if isinstance(op, (RayProjector2D, FanBeam)):
         return _fbp_fan(op, sino, filter, frequency_scaling, upsample)
     if isinstance(op, ConeBeam):
         return fdk(op, sino, filter, frequency_scaling)

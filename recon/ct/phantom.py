@@ -144,6 +144,7 @@ def parallel_sinogram(
 def projections(op) -> np.ndarray:
     """Analytic sinogram / projections of the phantom in the geometry of a CT operator
     (:func:`operators.ct.parallel_beam`, :func:`fan_beam` or :func:`cone_beam`)."""
+    from operators.ct.fan import FanBeam
     from operators.ct.parallel import ParallelBeam
     from operators.ct.raydriven import ConeBeam, RayProjector2D
 
@@ -152,7 +153,7 @@ def projections(op) -> np.ndarray:
         return parallel_sinogram(
             op.image_shape, angles, op.det_count, op.det_spacing, op.det_offset, op.pixel_size
         )
-    if isinstance(op, RayProjector2D):
+    if isinstance(op, (RayProjector2D, FanBeam)):
         rays = [op.rays(a) for a in angles]
         src = np.stack([np.asarray(r[0], np.float64) for r in rays])
         dirs = np.stack([np.asarray(r[1], np.float64) for r in rays])

@@ -58,7 +58,28 @@ def test_matches_astra_parallel_linear(method):
     assert rel(A(jnp.asarray(img)), expected) < (1e-3 if method == "ray" else 0.01)
 
 
-def test_matches_astra_fanflat():
+@pytest.mark.parametrize("detector", ["flat", "arc"])
+def test_fan_rebinning_interpolation_error(detector):
+    """The rebinned model's only approximation is the bilinear read-out of the parallel grid:
+    against the same model on a grid 4x finer in both φ and s, a sharp phantom's sinogram moves
+    by 3.2e-3 here at 96² (1.2e-3 at 256²), well below the ~2 % by which the band-limited and
+    the linear-interpolation (Joseph) pixel models differ on sharp edges at this size."""
+    n = 96
+    img = jnp.asarray(phantom.shepp_logan((n, n), supersample=2).astype(np.float32))
+    angles = np.linspace(0.0, 2 * np.pi, 90, endpoint=False)
+    args = ((n, n), angles, 140, 2.0 * n, 1.5 * n)
+    F = fan_beam(*args, det_spacing=1.5, detector=detector)
+    fine = F.replace(parallel_angles=4 * F.parallel_angles, s_oversample=4 * F.s_oversample)
+    ray = fan_beam(*args, det_spacing=1.5, detector=detector, method="ray")
+    y = F(img)
+    err_fine, err_ray = rel(y, fine(img)), rel(y, ray(img))
+    print(f"{detector}: vs 4x finer grid {err_fine:.2e}, vs Joseph {err_ray:.2e}")
+    assert err_fine < 5e-3
+    assert err_ray < 0.03
+
+
+@pytest.mark.parametrize("method", ["rebin", "ray"])
+def test_matches_astra_fanflat(method):
     astra = pytest.importorskip("astra")
     n, n_det = 64, 96
     img = smooth_phantom(n)
@@ -70,7 +91,7 @@ def test_matches_astra_fanflat():
     )
     _, expected = astra.create_sino(img, pid)
     astra.projector.delete(pid)
-    F = fan_beam((n, n), angles, n_det, 150.0, 100.0, det_spacing=1.5)
+    F = fan_beam((n, n), angles, n_det, 150.0, 100.0, det_spacing=1.5, method=method)
     assert rel(F(jnp.asarray(img)), expected) < 0.01
 
 
@@ -104,7 +125,7 @@ def test_cone_central_row_is_fan_beam_and_analytic():
     img = gaussian_filter(rng.random((n, n)), 2).astype(np.float32)
     angles = np.linspace(0, 2 * np.pi, 8, endpoint=False)
     C = cone_beam((n, n, n), angles, (21, 30), 60.0, 40.0, det_spacing=(1.2, 1.3))
-    F = fan_beam((n, n), angles, 30, 60.0, 40.0, det_spacing=1.3)
+    F = fan_beam((n, n), angles, 30, 60.0, 40.0, det_spacing=1.3, method="ray")
     proj = C(jnp.asarray(np.repeat(img[None], n, 0)))
     assert rel(proj[:, 10], F(jnp.asarray(img))) < 1e-5
     vol = phantom.shepp_logan((n, n, n), supersample=2).astype(np.float32)
@@ -115,7 +136,10 @@ def test_cone_central_row_is_fan_beam_and_analytic():
     "make",
     [
         lambda dt: parallel_beam((9, 8), [0.1, 0.9, 2.0], 13, method="ray", dtype=dt),
-        lambda dt: fan_beam((9, 8), [0.1, 2.0, 4.0], 13, 30.0, 10.0, dtype=dt),
+        lambda dt: fan_beam((9, 8), [0.1, 2.0, 4.0], 13, 30.0, 10.0, dtype=dt, method="ray"),
+        lambda dt: fan_beam(
+            (9, 8), [0.1, 2.0, 4.0], 13, 30.0, 10.0, detector="arc", dtype=dt, method="ray"
+        ),
     ],
 )
 def test_ray_variants_exact_adjoint(make):
@@ -146,6 +170,9 @@ def test_dtypes_preserved():
         (lambda: fan_beam((8, 8), [0.0], 11, 3.0, 10.0), "outside the image"),
         (lambda: fan_beam((8, 8), [0.0], 11, 30.0, 10.0, detector="curved"), "detector"),
         (lambda: fan_beam((8, 8), [np.nan], 11, 30.0, 10.0), "finite"),
+        (lambda: fan_beam((8, 8), [0.0], 11, 30.0, 10.0, method="exact"), "method"),
+        (lambda: fan_beam((8, 8), [0.0], 11, 30.0, 10.0, parallel_angles=0), "parallel_angles"),
+        (lambda: fan_beam((8, 8), [0.0, 1.0], 11, 30.0, 10.0).H(jnp.ones((1, 11))), r"\(2, 11\)"),
         (lambda: cone_beam((4, 8, 8), [0.0], (0, 5), 30.0, 10.0), "det_shape"),
         (lambda: cone_beam((4, 8), [0.0], (5, 5), 30.0, 10.0), "volume_shape"),
         (lambda: parallel_beam((8, 8), [0.0], 11)(jnp.ones((8, 9))), r"\(8, 8\)"),
