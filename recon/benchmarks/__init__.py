@@ -10,4 +10,5 @@ SUITES: dict[str, str] = {
     "nufft": "nufft",
     "mri-recon": "mri_recon",
     "ct": "ct",
+    "diffusion": "diffusion",
 }

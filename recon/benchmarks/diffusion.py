@@ -1,0 +1,96 @@
+"""``recon bench diffusion``: cost of a diffusion reconstruction (DDS) on this machine.
+
+Work (issue: diffusion posterior sampling, speed target): one 256x256 8-coil Cartesian slice
+(MNI brain slice simulated on a 2x finer grid, :func:`recon.simulate.brain_slice_kspace`), 4x
+fastMRI random mask (8 % centre), the shipped ``mri-brain`` prior, DDS at 50 NFE, K = 1, 4 and 8
+posterior samples drawn in one vmapped batch; the known coil maps of the simulation (the cost of
+ESPIRiT is in ``recon bench mri-recon``). And one CT case: 128x128 ellipses, 30 parallel views,
+the ``ct-ellipses`` prior, DDS at 50 NFE, K = 1 and 4.
+
+The whole reconstruction is one jitted function; the compile time of its first call is measured
+separately (``extra``) and the timed rounds exclude it. There is no peer in this process (the
+published DDS / score-MRI code is PyTorch with downloaded weights); the reference case is K = 1,
+so the ratios are the cost of posterior samples. Published figures for context: score-MRI
+4,000-30,000 NFE per slice, DDS 50-100 NFE (Chung et al., ICLR 2024).
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from recon.benchmarks.harness import Comparison, compare
+
+
+def _timed_compile(fn) -> float:
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn())
+    return time.perf_counter() - t0
+
+
+def _cases(prior, A, y, noise_std: float, nfe: int, samples: tuple[int, ...]):
+    from recon.diffusion.pipeline import DiffusionConfig, reconstruct
+
+    cases, compile_s = {}, {}
+    for k in samples:
+        cfg = DiffusionConfig(method="dds", nfe=nfe, n_samples=k, noise_std=noise_std)
+        run = jax.jit(lambda y, c=cfg: reconstruct(
+            prior, A, y, c, jax.random.PRNGKey(0), prior_var=prior.config.sigma_data**2))
+        name = f"DDS {nfe} NFE, K = {k}"
+        first = _timed_compile(lambda run=run: run(y))
+        steady = _timed_compile(lambda run=run: run(y))
+        compile_s[name] = first - steady
+        cases[name] = lambda run=run: jax.block_until_ready(run(y))
+    return cases, compile_s
+
+
+def _mri(size: int, nfe: int, samples: tuple[int, ...], rounds: int) -> Comparison:
+    from models import load_prior
+    from operators.mri import random_mask, sense
+    from recon.simulate import brain_slice_kspace, coil_maps
+
+    sim = brain_slice_kspace(90, (size, size), num_coils=8, key=jax.random.PRNGKey(0))
+    mask = random_mask(0, size, center_fractions=0.08, accelerations=4)
+    maps = coil_maps(8, (2 * size, 2 * size))[:, ::2, ::2]
+    A = sense(jnp.asarray(maps, jnp.complex64), jnp.asarray(mask, jnp.float32))
+    y = jnp.asarray(sim["kspace"] * mask)
+    cases, compile_s = _cases(load_prior("mri-brain"), A, y,
+                              float(sim["noise_std"]) / np.sqrt(2), nfe, samples)
+    ref = next(iter(cases))
+    c = compare(f"DDS MRI {size}x{size}, 8 coils, 4x, {nfe} NFE (mri-brain prior)", cases, ref,
+                rounds=rounds, warmup=0)
+    c.extra["compile time of the first call"] = ", ".join(
+        f"{k}: {v:.1f} s" for k, v in compile_s.items())
+    c.extra["per NFE, K = 1"] = f"{1e3 * c.median(ref) / nfe:.0f} ms"
+    return c
+
+
+def _ct(size: int, nfe: int, samples: tuple[int, ...], rounds: int) -> Comparison:
+    from models import load_prior
+    from models.data.ellipses import EllipsesSource, ellipse_images
+    from operators.ct import parallel_beam
+    from recon.ct.noise import gaussian
+
+    key = jax.random.fold_in(jax.random.key(EllipsesSource().heldout_seed), 0)
+    truth = ellipse_images(key, 1, size)[0]
+    angles = np.linspace(0, np.pi, 30, endpoint=False)
+    A = parallel_beam((size, size), angles, int(np.ceil(size * 1.43)))
+    clean = A(truth)
+    y = gaussian(jax.random.PRNGKey(1), clean, 0.025, relative=True)
+    noise_std = 0.025 * float(jnp.mean(jnp.abs(clean)))
+    cases, compile_s = _cases(load_prior("ct-ellipses"), A, y, noise_std, nfe, samples)
+    ref = next(iter(cases))
+    c = compare(f"DDS CT {size}x{size}, 30 parallel views, {nfe} NFE (ct-ellipses prior)", cases,
+                ref, rounds=rounds, warmup=0)
+    c.extra["compile time of the first call"] = ", ".join(
+        f"{k}: {v:.1f} s" for k, v in compile_s.items())
+    return c
+
+
+def run(quick: bool = False) -> list[Comparison]:
+    if quick:
+        return [_mri(64, 4, (1, 2), rounds=1), _ct(64, 4, (1, 2), rounds=1)]
+    return [_mri(256, 50, (1, 4, 8), rounds=3), _ct(128, 50, (1, 4), rounds=3)]
