@@ -73,20 +73,55 @@ def tune_classical(val, method: str, grid) -> float:
     return float(grid[int(np.argmax(scores))])
 
 
+def sampler_settings(args) -> list[dict]:
+    """The DDS settings searched on the validation data (``--tune``), or just the defaults."""
+    if not args.tune:
+        return [json.loads(args.settings) if args.settings else {}]
+    return [{"eta": e, "cg_iterations": c, "dc_weight": w}
+            for e in (0.5, 0.85, 1.0) for c in (5, 20) for w in (0.3, 1.0, 3.0)]
+
+
+def pick(settings: list[dict], scores: list[float]) -> dict:
+    best = settings[int(np.argmax(scores))]
+    print(f"selected on validation: {best or 'defaults'} "
+          f"({max(scores):.2f} dB; range {min(scores):.2f}-{max(scores):.2f})", flush=True)
+    return best
+
+
+def mri_diffusion(prior, data, cfg):
+    """Posterior-mean magnitudes and median seconds per slice of one diffusion setting."""
+    from operators.mri import sense
+    from recon.coils.espirit import espirit
+    from recon.diffusion.pipeline import reconstruct
+    from recon.pipelines import coil_support
+
+    run = jax.jit(lambda A, y: reconstruct(
+        prior, A, y, cfg, jax.random.PRNGKey(0), prior_var=prior.config.sigma_data**2))
+    imgs, times = [], []
+    for d in data:
+        maps = espirit(jnp.asarray(d["kspace"]), mask=d["mask"])
+        A = sense(maps, jnp.asarray(d["mask"], jnp.float32))
+        if not times:
+            jax.block_until_ready(run(A, jnp.asarray(d["kspace"])))  # compile
+        t0 = time.perf_counter()
+        mean, _ = jax.block_until_ready(run(A, jnp.asarray(d["kspace"])))
+        times.append(time.perf_counter() - t0)
+        imgs.append(np.abs(np.asarray(mean * coil_support(maps))))
+    return np.stack(imgs), float(np.median(times))
+
+
 def eval_mri(args) -> list[dict]:
     from models import load_prior
     from models.data.brain import HOLDOUT_Z0, HOLDOUT_Z1
-    from operators.mri import sense
     from recon.classical_mri import reconstruct as classical
-    from recon.coils.espirit import espirit
-    from recon.diffusion.pipeline import DiffusionConfig, reconstruct
+    from recon.diffusion.pipeline import DiffusionConfig
     from recon.metrics import fastmri_metrics
-    from recon.pipelines import coil_support
 
     val_z = list(range(HOLDOUT_Z0, HOLDOUT_Z0 + 2))
     test_z = list(range(HOLDOUT_Z0 + 3, HOLDOUT_Z1))[: args.test]
     prior = load_prior(args.prior or "mri-brain")
     rows = []
+    settings_used = args.settings_used = {}
     for accel in args.accel:
         val, test = mri_data(val_z, accel, seed=1), mri_data(test_z, accel, seed=0)
         truth = np.stack([d["target"] for d in test])
@@ -102,22 +137,19 @@ def eval_mri(args) -> list[dict]:
             imgs = np.concatenate([classical(d["kspace"][None], d["mask"], method, lam=lam)
                                    for d in test])
             recs[f"{method} (lam {lam:g})"] = (imgs, (time.perf_counter() - t0) / len(test))
+        val_truth = np.stack([d["target"] for d in val])
+        settings = sampler_settings(args)
+        scores = []
+        for st in settings if len(settings) > 1 else []:
+            cfg = DiffusionConfig(method=args.method, nfe=args.tune_nfe, n_samples=1,
+                                  noise_std=val[0]["noise_std"], **st)
+            scores.append(fastmri_metrics(val_truth, mri_diffusion(prior, val, cfg)[0])["PSNR"])
+        best = pick(settings, scores) if scores else settings[0]
         for nfe in args.nfe:
             cfg = DiffusionConfig(method=args.method, nfe=nfe, n_samples=1,
-                                  noise_std=test[0]["noise_std"])
-            run = jax.jit(lambda A, y, c=cfg: reconstruct(
-                prior, A, y, c, jax.random.PRNGKey(0), prior_var=prior.config.sigma_data**2))
-            imgs, times = [], []
-            for d in test:
-                maps = espirit(jnp.asarray(d["kspace"]), mask=d["mask"])
-                A = sense(maps, jnp.asarray(d["mask"], jnp.float32))
-                if not times:
-                    jax.block_until_ready(run(A, jnp.asarray(d["kspace"])))  # compile
-                t0 = time.perf_counter()
-                mean, _ = jax.block_until_ready(run(A, jnp.asarray(d["kspace"])))
-                times.append(time.perf_counter() - t0)
-                imgs.append(np.abs(np.asarray(mean * coil_support(maps))))
-            recs[f"{args.method} NFE {nfe}"] = (np.stack(imgs), float(np.median(times)))
+                                  noise_std=test[0]["noise_std"], **best)
+            recs[f"{args.method} NFE {nfe}"] = mri_diffusion(prior, test, cfg)
+            settings_used[f"{accel}x"] = best
         for name, (imgs, sec) in recs.items():
             m = fastmri_metrics(truth, imgs)
             rows.append({"accel": accel, "method": name, "NMSE": m["NMSE"], "PSNR": m["PSNR"],
@@ -153,7 +185,7 @@ def eval_ct(args) -> list[dict]:
     from recon.metrics import dival_psnr, dival_ssim
 
     domain = EllipsesSource().heldout_seed
-    val_truth, val_sino, _, angles = ct_data(8, 1, domain)
+    val_truth, val_sino, val_noise, angles = ct_data(8, 1, domain)
     truth, sino, noise_std, _ = ct_data(args.test, 0, domain)
     A = parallel_beam((128, 128), angles, 183)
 
@@ -185,24 +217,35 @@ def eval_ct(args) -> list[dict]:
     except (ImportError, AttributeError, TypeError) as err:
         print(f"TV skipped: {err}")
     prior = load_prior(args.prior or "ct-ellipses")
-    for nfe in args.nfe:
-        cfg = DiffusionConfig(method=args.method, nfe=nfe, n_samples=1,
-                              noise_std=float(np.mean(noise_std)))
-        run = jax.jit(jax.vmap(lambda y, k, c=cfg: reconstruct(
-            prior, A, y, c, k, prior_var=prior.config.sigma_data**2)[0]))
-        keys = jax.random.split(jax.random.PRNGKey(0), len(sino))
-        batch = args.batch
-        jax.block_until_ready(run(jnp.asarray(sino[:batch]), keys[:batch]))  # compile
+
+    def diffusion_all(s, cfg):
+        run = jax.jit(jax.vmap(lambda y, k: reconstruct(
+            prior, A, y, cfg, k, prior_var=prior.config.sigma_data**2)[0]))
+        keys = jax.random.split(jax.random.PRNGKey(0), len(s))
+        batch = min(args.batch, len(s))
+        jax.block_until_ready(run(jnp.asarray(s[:batch]), keys[:batch]))  # compile
         t0 = time.perf_counter()
-        out = [np.asarray(run(jnp.asarray(sino[i : i + batch]), keys[i : i + batch]))
-               for i in range(0, len(sino) - len(sino) % batch, batch)]
-        rest = len(sino) % batch
+        out = [np.asarray(run(jnp.asarray(s[i : i + batch]), keys[i : i + batch]))
+               for i in range(0, len(s) - len(s) % batch, batch)]
+        rest = len(s) % batch
         if rest:
-            pad = np.concatenate([sino[-rest:], np.repeat(sino[-1:], batch - rest, 0)])
+            pad = np.concatenate([s[-rest:], np.repeat(s[-1:], batch - rest, 0)])
             kpad = jnp.concatenate([keys[-rest:], jnp.repeat(keys[-1:], batch - rest, 0)])
             out.append(np.asarray(run(jnp.asarray(pad), kpad))[:rest])
-        recs[f"{args.method} NFE {nfe}"] = (np.concatenate(out),
-                                            (time.perf_counter() - t0) / len(sino))
+        return np.concatenate(out), (time.perf_counter() - t0) / len(s)
+
+    settings = sampler_settings(args)
+    scores = []
+    for st in settings if len(settings) > 1 else []:
+        cfg = DiffusionConfig(method=args.method, nfe=args.tune_nfe, n_samples=1,
+                              noise_std=float(np.mean(val_noise)), **st)
+        scores.append(score(val_truth, diffusion_all(val_sino, cfg)[0])[0])
+    best = pick(settings, scores) if scores else settings[0]
+    args.settings_used = best
+    for nfe in args.nfe:
+        cfg = DiffusionConfig(method=args.method, nfe=nfe, n_samples=1,
+                              noise_std=float(np.mean(noise_std)), **best)
+        recs[f"{args.method} NFE {nfe}"] = diffusion_all(sino, cfg)
     rows = []
     for name, (imgs, sec) in recs.items():
         p, s = score(truth, imgs)
@@ -251,6 +294,13 @@ def main(argv=None) -> int:
     p.add_argument("--prior", default=None, help="prior name (default per modality)")
     p.add_argument("--batch", type=int, default=4, help="CT images per vmapped batch")
     p.add_argument("--out", default="results", help="output directory")
+    p.add_argument("--tune", action="store_true",
+                   help="choose DDS's eta, CG iterations and proximal weight on the validation "
+                        "data (18 settings) before the test run")
+    p.add_argument("--tune-nfe", type=int, default=20, help="NFE of the tuning runs")
+    p.add_argument("--settings", default=None,
+                   help='fixed sampler settings as JSON, e.g. \'{"eta": 1.0, "cg_iterations": '
+                        '20}\' (what an earlier --tune run selected)')
     args = p.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -48,6 +48,7 @@ class DiffusionConfig:
     ``noise_std`` is the per-real-component standard deviation of the measurement noise in the
     data's units; ``None`` means unknown, in which case DDS uses unregularised CG steps
     warm-started at the denoised estimate (the original DDS form) and DPS its normalised step.
+    ``dc_weight`` scales DDS's proximal weight ``λ(σ)`` (> 1 trusts the denoiser more).
     """
 
     method: str = "dds"
@@ -55,6 +56,7 @@ class DiffusionConfig:
     n_samples: int = 1
     eta: float = 0.85
     cg_iterations: int = 5
+    dc_weight: float = 1.0
     dps_step: float = 1.0
     sigma_max: float = 40.0
     sigma_min: float = 0.002
@@ -101,7 +103,8 @@ def build_sampler(
         if cfg.method == "dds":
             sampler = functools.partial(ddim, eta=cfg.eta)
             consistency = ConjugateGradientProx(
-                A, y, noise_var=noise_var, prior_var=prior_var, iterations=cfg.cg_iterations
+                A, y, noise_var=noise_var, prior_var=prior_var, iterations=cfg.cg_iterations,
+                weight_scale=cfg.dc_weight,
             )
         else:
             sampler = functools.partial(ddim, eta=1.0)
