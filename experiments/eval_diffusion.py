@@ -78,7 +78,7 @@ def sampler_settings(args) -> list[dict]:
     if not args.tune:
         return [json.loads(args.settings) if args.settings else {}]
     return [{"eta": e, "cg_iterations": c, "dc_weight": w}
-            for e in (0.5, 0.85, 1.0) for c in (5, 20) for w in (0.3, 1.0, 3.0)]
+            for e in (0.0, 0.5, 1.0) for c in (5, 20) for w in (0.3, 1.0, 3.0)]
 
 
 def pick(settings: list[dict], scores: list[float]) -> dict:
