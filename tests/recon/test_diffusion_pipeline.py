@@ -75,6 +75,19 @@ def test_reconstruct_runs_and_is_scale_equivariant(method):
     np.testing.assert_allclose(np.asarray(mean10), 10 * np.asarray(mean), rtol=1e-6, atol=1e-9)
 
 
+def test_dc_weight_scales_the_noise_variance_seen_by_dds():
+    """``λ(σ) = dc_weight · σ_y² / v(σ)``: weight 4 with noise σ_y equals weight 1 with 2 σ_y."""
+    A, y, prior, _, _ = setup()
+    base = dict(method="dds", nfe=6, sigma_max=5.0, cg_iterations=3)
+    run = jax.jit(lambda cfg, v: build_sampler(cfg, prior, A, y, v, PRIOR_VAR)(
+        jax.random.PRNGKey(3)), static_argnums=0)
+    a = run(DiffusionConfig(**base, dc_weight=4.0), jnp.asarray(NOISE_STD**2))
+    b = run(DiffusionConfig(**base), jnp.asarray(4 * NOISE_STD**2))
+    c = run(DiffusionConfig(**base), jnp.asarray(NOISE_STD**2))
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10, atol=1e-12)
+    assert float(jnp.max(jnp.abs(a - c))) > 1e-3
+
+
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="nfe"):
         DiffusionConfig(nfe=0)
