@@ -15,10 +15,26 @@ Parallel beam (angles evenly covering π or 2π): ``f(r) = (π / n_angles) Σ_a 
 ``q = (h * sino) / d`` and linear interpolation of each filtered view (as scikit-image's
 ``iradon``), so the result does not depend on which projector model made the data; pixels outside
 the disc seen by every view are set to zero. ``upsample > 1`` interpolates the filtered views
-band-limitedly onto a finer grid first (sharper, but more ringing on sharp phantoms). Fan beam
-(full 2π scan) and FDK use the same pixel-driven weighted backprojection with linear (FDK:
-bilinear) detector interpolation, in JAX (gathers, ``lax.scan`` over views), with the geometry
-of :func:`operators.ct.fan_beam` / :func:`operators.ct.cone_beam`.
+band-limitedly onto a finer grid first (sharper, but more ringing on sharp phantoms).
+
+Against ``iradon`` (same filter kernel, padding and interpolation): at odd ``N`` both use the same
+pixel grid and detector centre, and on the same sinogram the PSNRs agree to 1e-3 dB. At even
+``N`` no sinogram is in both detector conventions: ``iradon`` rotates about pixel ``N // 2`` and
+reads bin ``n // 2`` as the axis, ours rotate about the pixel corner ``(N-1)/2`` with the axis at
+bin ``(n-1)/2``. Fed iradon's array (``det_offset = -0.5``), our pixel centres project half-way
+between bins at 0° and 90° (linear interpolation then averages two bins: -0.14 dB at 256²) and
+the phantom centred on the axis sits on a pixel corner of our grid but on a pixel centre of
+iradon's (a different rasterisation with a different attainable PSNR). Put both in the same
+situation (each fed its own detector convention, the phantom placed identically on both pixel
+lattices) and ours is ahead at every placement we measured (+0.005 to +0.15 dB at 128² and 256²;
+``tests/recon/test_ct_recon.py`` and ``recon bench ct``).
+
+Fan beam and FDK use a pixel-driven weighted backprojection with linear (FDK: bilinear) detector
+interpolation, in JAX (gathers, ``lax.scan`` over views), with the geometry of
+:func:`operators.ct.fan_beam` / :func:`operators.ct.cone_beam` (read from the operator's
+attributes only). A full 2π scan weights every view by 1/2; a short scan (at least π + 2γ_max,
+γ_max the half fan angle) gets Parker's weights (:func:`parker_weights`, :func:`scan_weights`),
+for FDK per detector column, before the ramp filter.
 """
 
 from __future__ import annotations
