@@ -120,17 +120,21 @@ def parker_weights(t, gamma, scan_range):
     Ebert and Bortfeld, "Parker weights revisited", Med. Phys. 29(3), 2002). Works on numpy or
     JAX arrays (broadcasting ``t`` against ``gamma``).
     """
-    t = jnp.asarray(t)
-    gamma = jnp.asarray(gamma, t.dtype)
-    b = jnp.asarray(scan_range, t.dtype)
+    # numpy in, numpy out (weights fixed at trace time); JAX arrays or tracers in, JAX out
+    xp = jnp if any(isinstance(v, jax.Array) for v in (t, gamma, scan_range)) else np
+    t = xp.asarray(t)
+    if not xp.issubdtype(t.dtype, xp.floating):
+        t = t.astype(np.float64 if xp is np else jnp.result_type(float))
+    gamma = xp.asarray(gamma, t.dtype)
+    b = xp.asarray(scan_range, t.dtype)
     delta = 0.5 * (b - np.pi)
-    tiny = jnp.asarray(np.finfo(np.dtype(t.dtype)).tiny, t.dtype)
+    tiny = xp.asarray(np.finfo(np.dtype(t.dtype)).tiny, t.dtype)
 
     def ramp(x):
-        return jnp.sin(0.5 * np.pi * jnp.clip(x, 0.0, 1.0)) ** 2
+        return xp.sin(0.5 * np.pi * xp.clip(x, 0.0, 1.0)) ** 2
 
-    start = ramp(t / jnp.maximum(2.0 * (delta - gamma), tiny))
-    end = ramp((b - t) / jnp.maximum(2.0 * (delta + gamma), tiny))
+    start = ramp(t / xp.maximum(2.0 * (delta - gamma), tiny))
+    end = ramp((b - t) / xp.maximum(2.0 * (delta + gamma), tiny))
     return start * end
 
 
