@@ -1,7 +1,8 @@
 """``recon bench ct``: CT projectors, FBP and FDK against scikit-image and ASTRA (CPU).
 
 Sizes as issue 3 states them: parallel beam 256² x 180 angles x 367 bins (and 512² x 720 x 725),
-fan beam 256² x 360 angles over 2π, FBP 256² from 180 angles, cone beam 128³ x 180 views x 192²
+fan beam 256² x 360 angles over 2π, FBP 256² from 180 angles (and fan-beam FBP from a full 2π
+scan against a Parker short scan at the same 1° step), cone beam 128³ x 180 views x 192²
 detector. ASTRA's CPU projectors are used when ``astra`` imports (its 3-D code is CUDA-only, so
 the cone beam has no CPU peer; its throughput is reported in ray samples per second next to
 torch-radon's published T4 figure). Agreement and PSNR figures are computed in the same run.

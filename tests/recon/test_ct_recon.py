@@ -242,6 +242,9 @@ def test_short_scan_refused_and_traced():
     eager = fbp(S, sino)
     traced = jax.jit(lambda op, y: fbp(op, y))(S, sino)
     np.testing.assert_allclose(np.asarray(traced), np.asarray(eager), atol=1e-5)
+    # closed over (angles concrete inside jit, checks run) and batched over sinograms
+    batched = jax.jit(jax.vmap(lambda y: fbp(S, y)))(jnp.stack([sino, 2 * sino]))
+    np.testing.assert_allclose(np.asarray(batched[1]), 2 * np.asarray(eager), atol=1e-5)
 
 
 def test_ramp_filter_family():
