@@ -113,6 +113,9 @@ def test_fbp_fan_full_and_short_scan(detector):
         if name == "full":
             scale = float(np.sum(rec * truth) / np.sum(rec * rec))
             assert abs(scale - 1) < 0.05
+            # Parker's over-scan weights on a full turn (δ = π/2) ≈ the uniform 1/2
+            overscan = np.asarray(fbp(F, sino, short_scan=True))
+            scores["full, Parker"] = psnr(truth, overscan, data_range=1.0)
         if name == "forward":
             unweighted = np.asarray(fbp(F, sino, short_scan=False))
             scores["unweighted"] = psnr(truth, unweighted, data_range=1.0)
@@ -120,6 +123,7 @@ def test_fbp_fan_full_and_short_scan(detector):
     assert scores["forward"] > scores["full"] - 0.5, scores
     assert scores["backward"] > scores["full"] - 0.5, scores
     assert scores["unweighted"] < scores["forward"] - 3.0, scores
+    assert abs(scores["full, Parker"] - scores["full"]) < 0.1, scores
 
 
 def test_fdk_reconstructs_3d_shepp_logan():
