@@ -10,9 +10,22 @@ slice ``z = 0`` sees exactly the flat fan-beam geometry of :func:`operators.ct.f
 ASTRA's ``cone`` geometry with angles ``-β`` describes the same rays (its projection array is
 ordered ``(rows, views, cols)``; ours is ``(views, rows, cols)``).
 
-Projection by Joseph's method with bilinear interpolation in vertical planes
-(:mod:`operators.ct.raydriven`); rays must cross vertical planes more steeply than horizontal
-ones (cone half-angle below 45°), which the factory checks.
+Two models of the same rays (``method=``), each with its exact adjoint (``A.H`` is the transpose
+of the forward program to rounding) and gradients through both:
+
+- ``"rotated"`` (default): for each view, the rays are sampled on planes perpendicular to the
+  central ray, spaced by one voxel, in the frame rotated with the source; there all rays share one
+  magnification per plane, so the sampling separates into a bilinear in-plane blend of contiguous
+  z-columns and a linear resampling along z shared by every column and view
+  (:mod:`operators.ct.cone_fast`). Several times faster than ``"ray"`` on CPU, backprojection
+  most of all (its transpose is written as gathers).
+- ``"ray"``: Joseph's method (1982) with bilinear interpolation in the volume's own vertical planes
+  (:mod:`operators.ct.raydriven`); backprojection by XLA's transpose (scalar scatter-adds).
+
+Both approximate the line integrals of the trilinear interpolant of the voxels; on smooth volumes
+they agree to about 1e-3 (relative L2, ``tests/operators/test_ct.py``). Rays must be less than
+45° from the central ray vertically (both models) and horizontally (``"rotated"``), which the
+factory checks.
 """
 
 from __future__ import annotations
@@ -22,11 +35,13 @@ import numpy as np
 
 from operators.ct._checks import (
     check_angles,
+    check_count,
     check_finite,
     check_positive,
     check_real_dtype,
     check_shape,
 )
+from operators.ct.cone_fast import ConeBeamRotated
 from operators.ct.raydriven import ConeBeam
 
 
@@ -39,8 +54,17 @@ def cone_beam(
     det_spacing: tuple[float, float] = (1.0, 1.0),
     voxel_size: float = 1.0,
     dtype=np.float32,
+    method: str = "rotated",
+    chunk: int = 1,
 ) -> ConeBeam:
-    """Cone-beam projector ``vol (D, H, W) -> proj (n_views, rows, cols)`` (conventions above)."""
+    """Cone-beam projector ``vol (D, H, W) -> proj (n_views, rows, cols)`` (conventions above).
+
+    ``method="rotated"`` (default) or ``"ray"`` (Joseph), see the module docstring. ``chunk``
+    (``"rotated"``): views processed together; memory grows with it, speed barely does on CPU.
+    """
+    if method not in ("rotated", "ray"):
+        raise ValueError(f"method must be 'rotated' or 'ray', found {method!r}")
+    chunk = check_count("chunk", chunk)
     volume_shape = check_shape("volume_shape", volume_shape, 3)
     angles = check_angles(angles)
     det_shape = check_shape("det_shape", det_shape, 2)
@@ -69,7 +93,25 @@ def cone_beam(
             f"cone half-angle must be below 45°: half detector height {v_max:.3g} must be less "
             f"than source-detector distance {source_origin + origin_det:.3g}"
         )
-    return ConeBeam(
+    if method == "ray":
+        return ConeBeam(
+            angles=jnp.asarray(angles, dtype),
+            volume_shape=volume_shape,
+            det_shape=det_shape,
+            source_origin=source_origin,
+            origin_det=origin_det,
+            det_spacing=det_spacing,
+            voxel_size=voxel_size,
+            dtype=dtype,
+        )
+    u_max = 0.5 * (det_shape[1] - 1) * det_spacing[1]
+    if u_max >= source_origin + origin_det:
+        raise ValueError(
+            f"method='rotated' needs a fan half-angle below 45°: half detector width {u_max:.3g} "
+            f"must be less than source-detector distance {source_origin + origin_det:.3g} "
+            "(use method='ray')"
+        )
+    return ConeBeamRotated(
         angles=jnp.asarray(angles, dtype),
         volume_shape=volume_shape,
         det_shape=det_shape,
@@ -78,4 +120,5 @@ def cone_beam(
         det_spacing=det_spacing,
         voxel_size=voxel_size,
         dtype=dtype,
+        chunk=chunk,
     )
