@@ -54,7 +54,7 @@ from operators.ct.raydriven import ConeBeam
 PAD = 2  # zero voxels added at both ends of every axis; clipped indices land in them
 
 
-def n_planes(h: int, w: int) -> int:
+def _plane_count(h: int, w: int) -> int:
     """Number of sampling planes: cover the disc of radius ``hypot(h+1, w+1)/2`` (voxels) with
     unit spacing, centred, with the parity of ``h`` (planes on voxel rows at β = 0)."""
     half = 0.5 * math.hypot(h + 1, w + 1)
@@ -110,15 +110,21 @@ class ConeBeamRotated(ConeBeam):
 
     chunk: int = struct.field(pytree_node=False, default=1)
 
+    @property
+    def n_planes(self) -> int:
+        """Sampling planes per ray (``M`` in the module docstring)."""
+        _, h, w = self.volume_shape
+        return _plane_count(h, w)
+
     # -- static tables (numpy, float64; cast to the operator's dtype where used) --------------
     def _planes(self):
         """Plane positions ``y_l``, magnifications ``m_l``, z-interpolation (unclipped ``k0``,
         fraction ``fz``) per (plane, detector row)."""
-        d, h, w = self.volume_shape
+        d = self.volume_shape[0]
         n_v, _ = self.det_shape
         dv, _ = self.det_spacing
         p = self.voxel_size
-        m = n_planes(h, w)
+        m = self.n_planes
         y = (np.arange(m) - 0.5 * (m - 1)) * p
         mag = (self.source_origin - y) / (self.source_origin + self.origin_det)
         v = (np.arange(n_v) - 0.5 * (n_v - 1)) * dv
