@@ -347,7 +347,7 @@ def _fbp_fan(op, sino, filter, frequency_scaling, upsample, short_scan):
             pos = (along * r_s / depth) / du + center
             weight = (r_s / depth) ** 2
         else:
-            pos = jnp.arctan2(along, depth) / dg + center
+            pos = jnp.arctan(along / depth) / dg + center  # depth > 0; 3x cheaper than arctan2
             weight = 1.0 / (along**2 + depth**2)
         return carry + weight * _interp1(row, pos * upsample), None
 
