@@ -55,12 +55,13 @@ def cone_beam(
     voxel_size: float = 1.0,
     dtype=np.float32,
     method: str = "rotated",
-    chunk: int = 1,
+    chunk: int = 8,
 ) -> ConeBeam:
     """Cone-beam projector ``vol (D, H, W) -> proj (n_views, rows, cols)`` (conventions above).
 
     ``method="rotated"`` (default) or ``"ray"`` (Joseph), see the module docstring. ``chunk``
-    (``"rotated"``): views processed together; memory grows with it, speed barely does on CPU.
+    (``"rotated"``): views projected together by the forward projector (memory grows with it:
+    ``chunk x n_cols x (D + n_rows)`` values).
     """
     if method not in ("rotated", "ray"):
         raise ValueError(f"method must be 'rotated' or 'ray', found {method!r}")
