@@ -45,12 +45,3 @@ def _(dtype):
     return cone_beam(
         (6, 8, 7), FULL[:6], (9, 11), 30.0, 15.0, det_spacing=(1.1, 1.4), dtype=dtype, method="ray"
     )
-
-
-@register("ct-cone-rotated-chunked", dtypes=(np.float64,))
-def _(dtype):
-    """Rotated-frame engine with views in chunks of 3 (7 views: the last chunk is padded);
-    float64 only (the strict adjoint tolerance), float32 is covered by ``ct-cone``."""
-    return cone_beam(
-        (5, 7, 9), FULL[:7], (8, 12), 25.0, 20.0, det_spacing=(1.3, 0.9), dtype=dtype, chunk=3
-    )
