@@ -174,10 +174,11 @@ def test_cone_rotated_chunks_and_adjoint_on_uneven_shape():
     one, three = cone_beam(*args, chunk=1, **kw), cone_beam(*args, chunk=3, **kw)
     x = jnp.asarray(np.random.default_rng(2).random((6, 9, 8)))
     y = jnp.asarray(np.random.default_rng(3).random((5, 7, 10)))
-    assert rel(three(x), one(x)) < 1e-12
-    err = abs(jnp.vdot(three(x), y) - jnp.vdot(x, three.H(y)))
-    norm = estimate_norm(three, jax.random.PRNGKey(1))
-    assert float(err / (norm * jnp.linalg.norm(x) * jnp.linalg.norm(y))) < 1e-12
+    ax = three(x)
+    assert rel(ax, one(x)) < 1e-12
+    err = abs(jnp.vdot(ax, y) - jnp.vdot(x, three.H(y)))
+    # normalised by ||Ax|| ||y|| <= ||A|| ||x|| ||y||: stricter than the generic test
+    assert float(err / (jnp.linalg.norm(ax) * jnp.linalg.norm(y))) < 1e-12
 
 
 def test_cone_rotated_memory_is_bounded():
