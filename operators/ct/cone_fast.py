@@ -98,20 +98,23 @@ def _z_taps(k0: np.ndarray, z0: np.ndarray, z1: np.ndarray, d: int, n_v: int):
     matrix entries), padded with row ``n_v`` (a zero row) and weight 0. Returns ``(rows,
     weights)``, each ``(planes, D, taps)``."""
     m = k0.shape[0]
-    lists: list[list[list[tuple[int, float]]]] = [[[] for _ in range(d)] for _ in range(m)]
-    for l_, r in zip(*np.nonzero((k0 >= -1) & (k0 < d)), strict=True):
-        k = int(k0[l_, r])
-        if k >= 0:
-            lists[l_][k].append((int(r), float(z0[l_, r])))
-        if k + 1 < d:
-            lists[l_][k + 1].append((int(r), float(z1[l_, r])))
-    taps = max(1, max(len(c) for plane in lists for c in plane))
+    plane = np.repeat(np.arange(m), n_v)
+    row = np.tile(np.arange(n_v), m)
+    plane, row = np.concatenate([plane, plane]), np.concatenate([row, row])
+    k = np.concatenate([k0.ravel(), k0.ravel() + 1]).astype(np.int64)
+    wt = np.concatenate([z0.ravel(), z1.ravel()])
+    keep = (k >= 0) & (k < d)
+    plane, row, k, wt = plane[keep], row[keep], k[keep], wt[keep]
+    key = plane * d + k
+    order = np.argsort(key, kind="stable")
+    key, plane, row, k, wt = key[order], plane[order], row[order], k[order], wt[order]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    tap = np.arange(key.size) - first[inverse]  # position within its (plane, voxel) group
+    taps = int(tap.max()) + 1 if key.size else 1
     rows = np.full((m, d, taps), n_v, np.int32)
     weights = np.zeros((m, d, taps))
-    for l_, plane in enumerate(lists):
-        for k, entries in enumerate(plane):
-            for t, (r, wt) in enumerate(entries):
-                rows[l_, k, t], weights[l_, k, t] = r, wt
+    rows[plane, k, tap] = row
+    weights[plane, k, tap] = wt
     return rows, weights
 
 
