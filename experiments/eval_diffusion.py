@@ -78,7 +78,7 @@ def sampler_settings(args) -> list[dict]:
     if not args.tune:
         return [json.loads(args.settings) if args.settings else {}]
     return [{"eta": e, "cg_iterations": c, "dc_weight": w}
-            for e in (0.0, 0.5, 1.0) for c in (5, 20) for w in (0.3, 1.0, 3.0)]
+            for e in (0.5, 1.0) for c in (5, 20) for w in (0.1, 0.3, 1.0)]
 
 
 def pick(settings: list[dict], scores: list[float]) -> dict:
@@ -296,7 +296,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="results", help="output directory")
     p.add_argument("--tune", action="store_true",
                    help="choose DDS's eta, CG iterations and proximal weight on the validation "
-                        "data (18 settings) before the test run")
+                        "data (12 settings) before the test run")
     p.add_argument("--tune-nfe", type=int, default=20, help="NFE of the tuning runs")
     p.add_argument("--settings", default=None,
                    help='fixed sampler settings as JSON, e.g. \'{"eta": 1.0, "cg_iterations": '
