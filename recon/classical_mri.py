@@ -30,7 +30,7 @@ import numpy as np
 
 from operators.fft import ifftc
 from operators.mri import sense
-from recon.coils.espirit import acs_width, default_calib_shape, espirit
+from recon.coils.espirit import acs_width, default_calib_shape, default_kernel_width, espirit
 from recon.solvers.cg import cg_sense
 from recon.solvers.fista import fista_l1
 
@@ -91,9 +91,13 @@ def _zero_filled(ksp: jax.Array) -> jax.Array:
     return rss(ifftc(ksp, axes=(-2, -1)), axis=1)
 
 
-def calib_shape_for(mask: np.ndarray, shape: tuple[int, int], coils: int) -> tuple[int, int]:
-    """ESPIRiT calibration region for the fully sampled centre block of ``mask``."""
-    return default_calib_shape(shape, acs_width(mask), coils)
+def calibration_for(mask: np.ndarray, shape: tuple[int, int], coils: int) -> dict:
+    """ESPIRiT ``calib_shape`` and ``kernel_width`` for the fully sampled centre block of ``mask``
+    (raises ``ValueError`` when the block is too narrow)."""
+    acs = acs_width(mask)
+    kernel_width = default_kernel_width(acs)
+    return {"calib_shape": default_calib_shape(shape, acs, coils, kernel_width),
+            "kernel_width": kernel_width}
 
 
 def reconstruct(
@@ -140,7 +144,7 @@ def reconstruct(
     calib = kspace if calib is None else np.asarray(calib)
     cmask = mask if calib_mask is None else np.asarray(calib_mask, np.float32).reshape(w)
     out = np.zeros((ns, h, w), np.float32)
-    cshape = None if method == "zero-filled" else calib_shape_for(cmask, (h, w), nc)
+    calibration = None if method == "zero-filled" else calibration_for(cmask, (h, w), nc)
     for start in range(0, ns, batch):
         stop = min(ns, start + batch)
         # pad the last batch with copies of its last slice: one compiled shape per volume
@@ -149,7 +153,7 @@ def reconstruct(
         if method == "zero-filled":
             img = _zero_filled(kb)
         else:
-            maps = espirit(jnp.asarray(calib[take], jnp.complex64), cshape)
+            maps = espirit(jnp.asarray(calib[take], jnp.complex64), **calibration)
             solver = _batched(method, mask.tobytes(), w, float(opts["lam"]), int(opts["iters"]))
             img = jnp.abs(solver(kb, maps))
         out[start:stop] = np.asarray(img, np.float32)[: stop - start]

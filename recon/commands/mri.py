@@ -151,7 +151,7 @@ def _diffusion(args: argparse.Namespace, ksp, data: dict, calib):
     import numpy as np
 
     from operators.mri import sense
-    from recon.classical_mri import calib_shape_for
+    from recon.classical_mri import calibration_for
     from recon.coils.espirit import espirit
     from recon.pipelines import (
         coil_support,
@@ -168,10 +168,10 @@ def _diffusion(args: argparse.Namespace, ksp, data: dict, calib):
     cmask = mask if data["calib_mask"] is None else data["calib_mask"]
     calib = ksp if calib is None else calib
     try:
-        cshape = calib_shape_for(cmask, (h, w), nc)
+        calibration = calibration_for(cmask, (h, w), nc)
     except ValueError as err:
         raise UserError(f"{args.input}: {err}") from None
-    maps = np.asarray(espirit(jnp.asarray(calib, jnp.complex64), cshape))
+    maps = np.asarray(espirit(jnp.asarray(calib, jnp.complex64), **calibration))
     keys = jax.random.split(jax.random.PRNGKey(args.seed), ns)
 
     def one(example, m):

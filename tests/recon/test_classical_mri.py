@@ -162,3 +162,23 @@ def test_odd_matrix_sizes_work_end_to_end():
     x = reconstruct((d["kspace"] * m)[None], m, "l1-wavelet", iters=30)
     assert x.shape == (1, 45, 39)
     assert psnr(d["target"][None], x) > psnr(d["target"][None], zf) + 3
+
+
+def test_espirit_narrow_acs_keeps_the_object_inside_the_maps():
+    """A 9-line ACS block (8x masks at 4 % centre) narrows the kernel to 5 so that the 0.95
+    eigenvalue crop does not cut into the object (a 6-wide kernel loses part of it)."""
+    from recon.coils.espirit import default_kernel_width
+
+    assert [default_kernel_width(a) for a in (4, 9, 10, 18)] == [3, 5, 6, 6]
+    n = 96
+    d = phantom_kspace((n, n), num_coils=8, noise=0.003, key=jax.random.PRNGKey(1))
+    mask = np.zeros(n, np.float32)
+    mask[::8] = 1
+    mask[n // 2 - 4 : n // 2 + 5] = 1
+    assert acs_width(mask) == 9
+    obj = d["target"] > 0.2 * d["target"].max()
+    covered = {kw: np.mean(np.linalg.norm(np.asarray(
+        espirit(d["kspace"] * mask, mask=mask, kernel_width=kw)), axis=0)[obj] > 0)
+        for kw in (None, 6)}
+    assert covered[None] == 1.0, covered
+    assert covered[6] < 1.0, covered
