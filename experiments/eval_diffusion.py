@@ -2,17 +2,19 @@
 posterior sampling). One command per modality; results to JSON, a markdown table and a PSNR-vs-NFE
 plot::
 
-    python -m experiments.eval_diffusion mri --test 8 --nfe 10 20 50 100 200 --out results/
+    python -m experiments.eval_diffusion mri --data real --tune --samples 4 --out results/
     python -m experiments.eval_diffusion ct --test 100 --nfe 10 20 50 100 200 --out results/
 
-MRI: axial planes of the MNI T1 template from the held-out band ``[HOLDOUT_Z0, HOLDOUT_Z1)`` that
-no training crop of the ``mri-brain`` prior reads (validation: the first two planes, used only to
-tune the classical weights; test: the others), with a smooth phase, interpolated to a 2x finer grid,
-8 analytic coils, k-space truncated to 192x224, complex noise 0.5 % of the maximum
-(:func:`recon.simulate.simulate_multicoil`); fastMRI-style 1D random masks at 4x (8 % centre) and
-8x (4 % centre); coil maps from ESPIRiT on the data; fastMRI metrics over the test volume.
-Caveat: the held-out planes come from the template volume whose other planes the prior saw; no
-independent brain volume is available offline (see the issue note).
+MRI (``--data real``, needs ``pip install -e ".[eval]"``): real brain slices of individual
+subjects that ship inside the ``dipy`` wheel (see :func:`real_planes`), which the ``mri-brain``
+prior (trained on the MNI template only) never saw. ``--data template`` (default, no extra
+package): axial planes of the MNI T1 template from the held-out band ``[HOLDOUT_Z0, HOLDOUT_Z1)``
+that no training crop reads (caveat: the other planes of that volume were trained on). Either
+way: a smooth phase, interpolation to a 2x finer grid, 8 analytic coils, k-space truncated to the
+target grid, complex noise 0.5 % of the maximum (:func:`recon.simulate.simulate_multicoil`);
+fastMRI-style 1D random masks at 4x (8 % centre) and 8x (4 % centre); coil maps from ESPIRiT on
+the data; CG-SENSE and L1-wavelet weights and the DDS settings (``--tune``) chosen on the
+validation slices; fastMRI metrics over the test slices.
 
 CT: dival ``ellipses`` protocol: held-out ellipse images (128x128, a key domain training never
 used) projected on a 2x finer grid, 30 angles over 180 degrees, 183 bins, white Gaussian noise of
@@ -36,26 +38,56 @@ from recon.report import atomic_write, text_table
 
 
 # --------------------------------------------------------------------------------------- MRI
-def mri_data(zs, accel: int, seed: int = 0):
-    from scipy import ndimage
-
+def template_planes(zs) -> list[np.ndarray]:
+    """Axial planes ``zs`` of the MNI T1 template, centre-cropped to 192x224, in [0, 1]."""
     from models.data.brain import load_volumes
-    from operators.mri import random_mask
-    from recon.simulate import simulate_multicoil, smooth_phase
 
     t1 = load_volumes()[3]
     nx, ny = t1.shape[:2]
     h, w = 192, 224
     x0, y0 = (nx - h) // 2, (ny - w) // 2
+    return [t1[x0 : x0 + h, y0 : y0 + w, z] for z in zs]
+
+
+def real_planes() -> dict[str, list[np.ndarray]]:
+    """Real brain slices of individual subjects that ship inside the ``dipy`` wheel (BSD
+    licence), on a common 192x192 grid: ``t1_coronal_slice.npy`` (a skull-stripped T1 coronal
+    slice, 256x256 at 1 mm, centre-cropped) and the b=0 images of ``S0_10slices.nii.gz`` (an axial
+    diffusion-weighted EPI series, 128x128 at 2 mm, cubic-zoomed by 1.5). Validation: S0 slices 2
+    and 7; test: the T1 slice and S0 slices 3-6.
+    """
+    from importlib.resources import files
+
+    import nibabel as nib
+    from scipy import ndimage
+
+    try:
+        folder = files("dipy.data") / "files"
+    except ModuleNotFoundError:
+        raise SystemExit("--data real needs the dipy package (pip install dipy): its wheel "
+                         "carries the real brain slices used here") from None
+    t1 = np.load(str(folder / "t1_coronal_slice.npy")).astype(np.float32)
+    t1 = t1[32:224, 32:224]
+    s0 = np.asarray(nib.load(str(folder / "S0_10slices.nii.gz")).dataobj, np.float32)[..., 0]
+    s0 = [np.clip(ndimage.zoom(s0[:, :, z].T[::-1], 1.5, order=3), 0, None) for z in range(10)]
+    return {"val": [s0[2], s0[7]], "test": [t1, *s0[3:7]]}
+
+
+def mri_data(planes, accel: int, seed: int = 0):
+    """Simulated 8-coil acquisitions of magnitude ``planes`` (see the module docstring)."""
+    from scipy import ndimage
+
+    from operators.mri import random_mask
+    from recon.simulate import simulate_multicoil, smooth_phase
+
     centre = {4: 0.08, 8: 0.04}[accel]
     out = []
-    for i, z in enumerate(zs):
-        plane = t1[x0 : x0 + h, y0 : y0 + w, z]
+    for i, plane in enumerate(planes):
+        h, w = plane.shape
         plane = plane / plane.max()
         fine = np.clip(ndimage.zoom(plane, 2, order=3), 0, None) * smooth_phase((2 * h, 2 * w))
         sim = simulate_multicoil(fine, (h, w), 8, 0.005, jax.random.PRNGKey(1000 * seed + i))
-        mask = random_mask(1000 * seed + int(z), w, center_fractions=centre,
-                           accelerations=accel)
+        mask = random_mask(1000 * seed + i, w, center_fractions=centre, accelerations=accel)
         out.append({"kspace": sim["kspace"] * mask, "mask": mask, "target": sim["target"],
                     "noise_std": float(sim["noise_std"]) / np.sqrt(2)})
     return out
@@ -79,6 +111,23 @@ def sampler_settings(args) -> list[dict]:
         return [json.loads(args.settings) if args.settings else {}]
     return [{"eta": e, "cg_iterations": c, "dc_weight": w}
             for e in (0.5, 1.0) for c in (5, 20) for w in (0.1, 0.3, 1.0)]
+
+
+def runs(args) -> list[tuple[int, int]]:
+    """``(NFE per sample, posterior samples K)`` of the test runs: every ``--nfe`` with K = 1, and
+    every ``--samples`` K > 1 at each ``--nfe-samples`` NFE."""
+    return ([(n, 1) for n in args.nfe]
+            + [(n, k) for k in args.samples if k > 1 for n in args.nfe_samples])
+
+
+def run_name(method: str, nfe: int, k: int) -> str:
+    """Row label; the posterior mean of ``k`` samples costs ``k * nfe`` network evaluations."""
+    return f"{method} NFE {nfe}" + (f" mean of {k}" if k > 1 else "")
+
+
+def samples_of(name: str) -> int:
+    """K of a :func:`run_name` label (1 for other methods)."""
+    return int(name.split("mean of ")[1]) if "mean of " in name else 1
 
 
 def pick(settings: list[dict], scores: list[float]) -> dict:
@@ -117,13 +166,17 @@ def eval_mri(args) -> list[dict]:
     from recon.diffusion.pipeline import DiffusionConfig
     from recon.metrics import fastmri_metrics
 
-    val_z = list(range(HOLDOUT_Z0, HOLDOUT_Z0 + 2))
-    test_z = list(range(HOLDOUT_Z0 + 3, HOLDOUT_Z1))[: args.test]
+    if args.data == "real":
+        planes = real_planes()
+        val_planes, test_planes = planes["val"], planes["test"][: args.test]
+    else:
+        val_planes = template_planes(range(HOLDOUT_Z0, HOLDOUT_Z0 + 2))
+        test_planes = template_planes(range(HOLDOUT_Z0 + 3, HOLDOUT_Z1))[: args.test]
     prior = load_prior(args.prior or "mri-brain")
     rows = []
     settings_used = args.settings_used = {}
     for accel in args.accel:
-        val, test = mri_data(val_z, accel, seed=1), mri_data(test_z, accel, seed=0)
+        val, test = mri_data(val_planes, accel, seed=1), mri_data(test_planes, accel, seed=0)
         truth = np.stack([d["target"] for d in test])
         recs: dict[str, tuple[np.ndarray, float]] = {}
         t0 = time.perf_counter()
@@ -145,15 +198,16 @@ def eval_mri(args) -> list[dict]:
                                   noise_std=val[0]["noise_std"], **st)
             scores.append(fastmri_metrics(val_truth, mri_diffusion(prior, val, cfg)[0])["PSNR"])
         best = pick(settings, scores) if scores else settings[0]
-        for nfe in args.nfe:
-            cfg = DiffusionConfig(method=args.method, nfe=nfe, n_samples=1,
+        for nfe, k in runs(args):
+            cfg = DiffusionConfig(method=args.method, nfe=nfe, n_samples=k,
                                   noise_std=test[0]["noise_std"], **best)
-            recs[f"{args.method} NFE {nfe}"] = mri_diffusion(prior, test, cfg)
+            recs[run_name(args.method, nfe, k)] = mri_diffusion(prior, test, cfg)
             settings_used[f"{accel}x"] = best
         for name, (imgs, sec) in recs.items():
             m = fastmri_metrics(truth, imgs)
             rows.append({"accel": accel, "method": name, "NMSE": m["NMSE"], "PSNR": m["PSNR"],
-                         "SSIM": m["SSIM"], "s/slice": sec, "slices": len(test)})
+                         "SSIM": m["SSIM"], "s/slice": sec, "slices": len(test),
+                         "samples": samples_of(name)})
             print(text_table(rows[-1:]), flush=True)
     return rows
 
@@ -242,15 +296,15 @@ def eval_ct(args) -> list[dict]:
         scores.append(score(val_truth, diffusion_all(val_sino, cfg)[0])[0])
     best = pick(settings, scores) if scores else settings[0]
     args.settings_used = best
-    for nfe in args.nfe:
-        cfg = DiffusionConfig(method=args.method, nfe=nfe, n_samples=1,
+    for nfe, k in runs(args):
+        cfg = DiffusionConfig(method=args.method, nfe=nfe, n_samples=k,
                               noise_std=float(np.mean(noise_std)), **best)
-        recs[f"{args.method} NFE {nfe}"] = diffusion_all(sino, cfg)
+        recs[run_name(args.method, nfe, k)] = diffusion_all(sino, cfg)
     rows = []
     for name, (imgs, sec) in recs.items():
         p, s = score(truth, imgs)
         rows.append({"method": name, "PSNR": p, "SSIM": s, "s/image": sec,
-                     "images": len(truth)})
+                     "images": len(truth), "samples": samples_of(name)})
     print(text_table(rows))
     return rows
 
@@ -265,10 +319,14 @@ def plot(rows: list[dict], path: pathlib.Path, title: str) -> None:
     groups = sorted({r.get("accel", 0) for r in rows})
     for g in groups:
         sub = [r for r in rows if r.get("accel", 0) == g]
-        dif = [(int(r["method"].split("NFE ")[1]), r["PSNR"]) for r in sub if "NFE" in r["method"]]
         label = f"{g}x" if g else ""
-        if dif:
-            ax.plot(*zip(*sorted(dif), strict=True), "o-", label=f"diffusion {label}")
+        ks = sorted({r.get("samples", 1) for r in sub if "NFE" in r["method"]})
+        dif = []
+        for k in ks:
+            dif = [(int(r["method"].split("NFE ")[1].split()[0]), r["PSNR"]) for r in sub
+                   if "NFE" in r["method"] and r.get("samples", 1) == k]
+            ax.plot(*zip(*sorted(dif), strict=True), "o-",
+                    label=f"diffusion {label}" + (f" (mean of {k})" if k > 1 else ""))
         for r in sub:
             if "NFE" not in r["method"]:
                 ax.axhline(r["PSNR"], ls="--", lw=0.8)
@@ -289,6 +347,9 @@ def main(argv=None) -> int:
     p.add_argument("modality", choices=("mri", "ct"))
     p.add_argument("--test", type=int, default=8, help="test slices/images")
     p.add_argument("--nfe", type=int, nargs="+", default=[10, 20, 50, 100, 200])
+    p.add_argument("--data", choices=("template", "real"), default="template",
+                   help="MRI slices: held-out planes of the MNI template (default) or real "
+                        "subjects' slices shipped in the dipy wheel (needs dipy)")
     p.add_argument("--accel", type=int, nargs="+", default=[4, 8], help="MRI accelerations")
     p.add_argument("--method", default="dds", help="diffusion method (dds, dps, score-mri)")
     p.add_argument("--prior", default=None, help="prior name (default per modality)")
@@ -297,6 +358,10 @@ def main(argv=None) -> int:
     p.add_argument("--tune", action="store_true",
                    help="choose DDS's eta, CG iterations and proximal weight on the validation "
                         "data (12 settings) before the test run")
+    p.add_argument("--samples", type=int, nargs="+", default=[1],
+                   help="posterior samples K averaged per image; K > 1 runs at --nfe-samples")
+    p.add_argument("--nfe-samples", type=int, nargs="+", default=[20, 50],
+                   help="NFE (per sample) of the K > 1 runs")
     p.add_argument("--tune-nfe", type=int, default=20, help="NFE of the tuning runs")
     p.add_argument("--settings", default=None,
                    help='fixed sampler settings as JSON, e.g. \'{"eta": 1.0, "cg_iterations": '
