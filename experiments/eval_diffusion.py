@@ -3,7 +3,7 @@ posterior sampling). One command per modality; results to JSON, a markdown table
 plot::
 
     python -m experiments.eval_diffusion mri --data real --tune --samples 4 --out results/
-    python -m experiments.eval_diffusion ct --test 100 --nfe 10 20 50 100 200 --out results/
+    python -m experiments.eval_diffusion ct --test 100 --nfe 10 20 50 --samples 4 --out results/
 
 MRI (``--data real``, needs ``pip install -e ".[eval]"``): real brain slices of individual
 subjects that ship inside the ``dipy`` wheel (see :func:`real_planes`), which the ``mri-brain``
