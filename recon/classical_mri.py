@@ -30,7 +30,7 @@ import numpy as np
 
 from operators.fft import ifftc
 from operators.mri import sense
-from recon.coils.espirit import acs_width, default_calib_shape, default_kernel_width, espirit
+from recon.coils.espirit import espirit
 from recon.solvers.cg import cg_sense
 from recon.solvers.fista import fista_l1
 
@@ -91,15 +91,6 @@ def _zero_filled(ksp: jax.Array) -> jax.Array:
     return rss(ifftc(ksp, axes=(-2, -1)), axis=1)
 
 
-def calibration_for(mask: np.ndarray, shape: tuple[int, int], coils: int) -> dict:
-    """ESPIRiT ``calib_shape`` and ``kernel_width`` for the fully sampled centre block of ``mask``
-    (raises ``ValueError`` when the block is too narrow)."""
-    acs = acs_width(mask)
-    kernel_width = default_kernel_width(acs)
-    return {"calib_shape": default_calib_shape(shape, acs, coils, kernel_width),
-            "kernel_width": kernel_width}
-
-
 def reconstruct(
     kspace: np.ndarray,
     mask: np.ndarray,
@@ -144,7 +135,6 @@ def reconstruct(
     calib = kspace if calib is None else np.asarray(calib)
     cmask = mask if calib_mask is None else np.asarray(calib_mask, np.float32).reshape(w)
     out = np.zeros((ns, h, w), np.float32)
-    calibration = None if method == "zero-filled" else calibration_for(cmask, (h, w), nc)
     for start in range(0, ns, batch):
         stop = min(ns, start + batch)
         # pad the last batch with copies of its last slice: one compiled shape per volume
@@ -153,7 +143,7 @@ def reconstruct(
         if method == "zero-filled":
             img = _zero_filled(kb)
         else:
-            maps = espirit(jnp.asarray(calib[take], jnp.complex64), **calibration)
+            maps = espirit(jnp.asarray(calib[take], jnp.complex64), mask=cmask)
             solver = _batched(method, mask.tobytes(), w, float(opts["lam"]), int(opts["iters"]))
             img = jnp.abs(solver(kb, maps))
         out[start:stop] = np.asarray(img, np.float32)[: stop - start]

@@ -216,13 +216,14 @@ def espirit(
     single = ksp.ndim == 3
     batch = ksp[None] if single else ksp
     c, h, w = batch.shape[1:]
+    acs = None if mask is None else acs_width(mask)
     if kernel_width is None:
-        kernel_width = 6 if mask is None else default_kernel_width(acs_width(mask))
+        kernel_width = 6 if acs is None else default_kernel_width(acs)
     if calib_shape is None:
-        if mask is not None:
-            calib_shape = default_calib_shape((h, w), acs_width(mask), c, kernel_width)
-        else:
+        if acs is None:
             calib_shape = (min(24, h), min(24, w))
+        else:
+            calib_shape = default_calib_shape((h, w), acs, c, kernel_width)
     calib_shape = (int(calib_shape[0]), int(calib_shape[1]))
     if min(calib_shape) < kernel_width or calib_shape[0] > h or calib_shape[1] > w:
         raise ValueError(

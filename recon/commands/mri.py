@@ -151,7 +151,6 @@ def _diffusion(args: argparse.Namespace, ksp, data: dict, calib):
     import numpy as np
 
     from operators.mri import sense
-    from recon.classical_mri import calibration_for
     from recon.coils.espirit import espirit
     from recon.pipelines import (
         coil_support,
@@ -160,7 +159,7 @@ def _diffusion(args: argparse.Namespace, ksp, data: dict, calib):
         run_in_batches,
     )
 
-    ns, nc, h, w = ksp.shape
+    ns, w = ksp.shape[0], ksp.shape[-1]
     mask = np.asarray(data["mask"], np.float32).reshape(w)
     if args.noise_std is None:
         args.noise_std = estimate_noise_std(ksp, mask)
@@ -168,10 +167,9 @@ def _diffusion(args: argparse.Namespace, ksp, data: dict, calib):
     cmask = mask if data["calib_mask"] is None else data["calib_mask"]
     calib = ksp if calib is None else calib
     try:
-        calibration = calibration_for(cmask, (h, w), nc)
+        maps = np.asarray(espirit(jnp.asarray(calib, jnp.complex64), mask=cmask))
     except ValueError as err:
         raise UserError(f"{args.input}: {err}") from None
-    maps = np.asarray(espirit(jnp.asarray(calib, jnp.complex64), **calibration))
     keys = jax.random.split(jax.random.PRNGKey(args.seed), ns)
 
     def one(example, m):
