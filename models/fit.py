@@ -8,6 +8,11 @@ into every checkpoint. Step ``t`` draws its data and noise from keys that are pu
 ``(train.seed, t)`` (:func:`models.training.step_keys`), so a run resumed from a checkpoint
 continues bit-identically to an uninterrupted one.
 
+``run.init_from`` names a folder of exported weights (:func:`models.checkpoints.export_weights`,
+e.g. ``models/weights/ct-ellipses``) that a *new* run starts from instead of a random
+initialisation (fine-tuning: parameters and EMA both start at those weights; the model configs
+must match). A run that already has checkpoints resumes from them and ignores ``init_from``.
+
 The loop stops after ``train.steps`` steps, after ``max_minutes`` of wall time, or when a file
 ``<workdir>/STOP`` appears; in each case it saves a final checkpoint first.
 """
@@ -31,6 +36,7 @@ from models.training import (
     TrainConfig,
     init_state,
     make_mesh,
+    make_optimizer,
     make_train_step,
     replicate,
     shard_batch,
@@ -39,7 +45,13 @@ from models.training import (
 
 log = logging.getLogger(__name__)
 
-RUN_DEFAULTS = {"log_every": 25, "checkpoint_every": 250, "keep": 3, "figures": True}
+RUN_DEFAULTS = {
+    "log_every": 25,
+    "checkpoint_every": 250,
+    "keep": 3,
+    "figures": True,
+    "init_from": None,
+}
 
 
 def resolve_config(raw: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +108,18 @@ class Trainer:
             restored = checkpoints.restore(self.mngr, self.state, self.config)
             self.state = replicate(restored, self.mesh)
             log.info("resumed from step %d", int(self.state["step"]))
+        elif self.config["run"]["init_from"] is not None:
+            self.state = replicate(self._warm_start(self.config["run"]["init_from"]), self.mesh)
+            log.info("initialised from the weights in %s", self.config["run"]["init_from"])
+
+    def _warm_start(self, folder: str) -> dict[str, Any]:
+        """A fresh state whose parameters and EMA are the exported weights in ``folder``."""
+        _, params = checkpoints.load_weights(folder, expected=self.mc)
+        state = init_state(self.mc, self.tc)
+        state["params"] = params
+        state["ema"] = jax.tree.map(jnp.copy, params)
+        state["opt_state"] = make_optimizer(self.tc).init(params)
+        return state
 
     def batch(self, step: int) -> jnp.ndarray:
         data_key, _ = step_keys(self.tc.seed, step)

@@ -107,16 +107,35 @@ def predictor_corrector(
     return x
 
 
-def posterior_samples(
-    sampler: Callable[[jax.Array], jax.Array], key: jax.Array, n_samples: int
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Draw ``n_samples`` in one vmapped batch; return ``(mean, std, samples)``.
+def default_sample_batch() -> int | None:
+    """Posterior samples run at once by default: one on CPU, all of them on an accelerator.
 
-    ``sampler(key) -> image``. The standard deviation is per pixel, of the magnitude-free
-    complex samples: ``sqrt(E|x - mean|²)`` (with the unbiased ``n - 1`` normalisation).
+    On CPU a vmapped batch of K network evaluations costs more than K single ones (measured
+    with the shipped priors: 4 x 256x256 in one call 5.4x one image, one after another 3.7x;
+    BENCHMARKS.md), because the larger activations fall out of cache; GPUs and TPUs want the
+    batch. The choice is static (read when the sampler is traced), not a branch in the loop.
+    """
+    return 1 if jax.default_backend() == "cpu" else None
+
+
+def posterior_samples(
+    sampler: Callable[[jax.Array], jax.Array],
+    key: jax.Array,
+    n_samples: int,
+    batch_size: int | None = None,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Draw ``n_samples`` posterior samples; return ``(mean, std, samples)``.
+
+    ``sampler(key) -> image``. ``batch_size`` samples are drawn at once (vmapped) and the
+    batches one after another (``lax.map``); ``None`` draws all in one vmapped batch. The keys,
+    and so the samples, do not depend on ``batch_size``. The standard deviation is per pixel, of
+    the complex samples: ``sqrt(E|x - mean|²)`` (with the unbiased ``n - 1`` normalisation).
     """
     keys = jax.random.split(key, n_samples)
-    samples = jax.vmap(sampler)(keys)
+    if batch_size is None or batch_size >= n_samples:
+        samples = jax.vmap(sampler)(keys)
+    else:
+        samples = jax.lax.map(sampler, keys, batch_size=int(batch_size))
     mean = jnp.mean(samples, axis=0)
     dof = max(n_samples - 1, 1)
     std = jnp.sqrt(jnp.sum(jnp.abs(samples - mean) ** 2, axis=0) / dof)

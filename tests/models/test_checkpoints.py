@@ -97,3 +97,27 @@ def test_exported_weights_round_trip_and_refusal(runs, tmp_path):
     (tmp_path / "w" / "config.json").write_text(json.dumps(d))
     with pytest.raises(checkpoints.ConfigMismatchError, match="shapes"):
         checkpoints.load_weights(tmp_path / "w")
+
+
+def test_init_from_exported_weights_fine_tunes_them(runs, tmp_path):
+    """``run.init_from`` starts a new run at exported weights (params and EMA); a run that has
+    checkpoints resumes from them instead; another architecture is refused."""
+    _, full, _ = runs
+    ema = jax.device_get(full.state["ema"])
+    checkpoints.export_weights(tmp_path / "w", ema, full.mc)
+    cfg = json.loads(json.dumps(TINY))
+    cfg["run"]["init_from"] = str(tmp_path / "w")
+    tuned = Trainer(cfg, tmp_path / "tune")
+    assert int(tuned.state["step"]) == 0
+    _leaves_equal(jax.device_get(tuned.state["params"]), ema)
+    _leaves_equal(jax.device_get(tuned.state["ema"]), ema)
+    tuned.run(steps=2, progress=False)
+    moved = jax.tree.leaves(jax.device_get(tuned.state["params"]))
+    assert any(not np.array_equal(a, b) for a, b in zip(moved, jax.tree.leaves(ema), strict=True))
+    again = Trainer(cfg, tmp_path / "tune")  # resumes its own checkpoint, not the weights
+    assert int(again.state["step"]) == 2
+    _leaves_equal(jax.device_get(again.state), jax.device_get(tuned.state))
+    other = json.loads(json.dumps(cfg))
+    other["model"]["base_channels"] = 16
+    with pytest.raises(checkpoints.ConfigMismatchError, match="base_channels"):
+        Trainer(other, tmp_path / "other")

@@ -137,3 +137,23 @@ def test_posterior_samples_mean_and_std():
     assert abs(ratio - 1.0) < 0.1, ratio
     again, _, _ = jax.jit(lambda k: posterior_samples(sampler, k, 512))(jax.random.PRNGKey(3))
     np.testing.assert_array_equal(np.asarray(mean), np.asarray(again))
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_posterior_samples_batching_changes_speed_not_samples(batch_size):
+    """Samples drawn one at a time or in uneven batches (lax.map) equal the vmapped ones."""
+    A, y, prior, _post_mean, _post_var = problem(0.1)
+    dc = ConjugateGradientProx(A, y, noise_var=jnp.asarray(0.01), prior_var=PRIOR_VAR,
+                               iterations=3)
+
+    def sampler(key):
+        k0, k1 = jax.random.split(key)
+        return ddim(prior, dc, SIGMAS, initial_noise(k0, (N, N), jnp.complex128, SIGMAS[0]), k1)
+
+    key = jax.random.PRNGKey(5)
+    _, _, vmapped = jax.jit(lambda k: posterior_samples(sampler, k, 7))(key)
+    mean, std, mapped = jax.jit(
+        lambda k: posterior_samples(sampler, k, 7, batch_size=batch_size))(key)
+    np.testing.assert_allclose(np.asarray(mapped), np.asarray(vmapped), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(mean), np.asarray(jnp.mean(vmapped, 0)), atol=1e-12)
+    assert std.shape == (N, N)
