@@ -79,6 +79,7 @@ class DiffusionConfig:
     noise_std: float | None = None
     target_level: float = 0.8
     sample_batch: int | None = None
+    antithetic: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -89,6 +90,9 @@ class DiffusionConfig:
             raise ValueError("score-mri needs nfe >= 2 (two evaluations per noise level)")
         if int(self.n_samples) < 1:
             raise ValueError(f"n_samples must be >= 1, got {self.n_samples}")
+        if self.antithetic and self.n_samples > 1 and self.n_samples % 2:
+            raise ValueError(f"antithetic sampling needs an even number of samples, got "
+                             f"{self.n_samples}")
         if self.sample_batch is not None and int(self.sample_batch) < 1:
             raise ValueError(f"sample_batch must be >= 1 or None, got {self.sample_batch}")
         if not 0 < self.sigma_min < self.sigma_max:
@@ -111,7 +115,8 @@ def build_sampler(
     noise_var: jax.Array,
     prior_var: float,
 ) -> Callable[[jax.Array], jax.Array]:
-    """Return ``sample(key) -> image`` for the configured method (the only branch on it)."""
+    """Return ``sample(key, sign=1) -> image`` for the configured method (the only branch on
+    it); ``sign = -1`` negates every noise draw (the antithetic partner)."""
     if cfg.method == "score-mri":
         sigmas = noise_levels(cfg, cfg.nfe // 2)
         sampler = predictor_corrector
@@ -132,10 +137,10 @@ def build_sampler(
                 weighting=weighting,
             )
 
-    def sample(key: jax.Array) -> jax.Array:
+    def sample(key: jax.Array, sign: float | jax.Array = 1.0) -> jax.Array:
         k0, k1 = jax.random.split(key)
-        x = initial_noise(k0, A.in_shape, A.in_dtype, sigmas[0])
-        return sampler(denoiser, consistency, sigmas, x, k1)
+        x = (sign * initial_noise(k0, A.in_shape, A.in_dtype, sigmas[0])).astype(A.in_dtype)
+        return sampler(denoiser, consistency, sigmas, x, k1, noise_sign=sign)
 
     return sample
 
@@ -173,5 +178,7 @@ def reconstruct(
     noise_var = jnp.asarray(noise_var, jnp.finfo(A.in_dtype).dtype)
     sample = build_sampler(cfg, denoiser, A, y_n, noise_var, prior_var)
     batch = default_sample_batch() if cfg.sample_batch is None else cfg.sample_batch
-    mean, std, _ = posterior_samples(sample, key, cfg.n_samples, batch_size=batch)
+    antithetic = cfg.antithetic and cfg.n_samples > 1
+    mean, std, _ = posterior_samples(sample, key, cfg.n_samples, batch_size=batch,
+                                     antithetic=antithetic)
     return mean * scale.astype(mean.dtype), std * scale

@@ -157,3 +157,51 @@ def test_posterior_samples_batching_changes_speed_not_samples(batch_size):
     np.testing.assert_allclose(np.asarray(mapped), np.asarray(vmapped), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(np.asarray(mean), np.asarray(jnp.mean(vmapped, 0)), atol=1e-12)
     assert std.shape == (N, N)
+
+
+def _signed_dds_sampler(A, y, prior):
+    dc = ConjugateGradientProx(A, y, noise_var=jnp.asarray(0.01), prior_var=PRIOR_VAR,
+                               iterations=3)
+
+    def sampler(key, sign=1.0):
+        k0, k1 = jax.random.split(key)
+        x = sign * initial_noise(k0, (N, N), jnp.complex128, SIGMAS[0])
+        return ddim(prior, dc, SIGMAS, x, k1, noise_sign=sign)
+
+    return sampler
+
+
+def test_antithetic_pair_mean_is_the_gaussian_posterior_mean():
+    """With a Gaussian prior each DDS sample is an affine function of its noise (CG is exact in
+    two steps on a masked orthonormal FFT), so the mean of one antithetic pair is the sampler's
+    output at zero noise, which is the closed-form posterior mean up to the discretisation of
+    the noise levels; two independent samples miss it by about two posterior stds."""
+    A, y, prior, post_mean, post_var = problem(0.1)
+    sampler = _signed_dds_sampler(A, y, prior)
+    key = jax.random.PRNGKey(11)
+    scale = float(jnp.sqrt(jnp.mean(post_var)))
+    mean, _, pair = jax.jit(lambda k: posterior_samples(sampler, k, 2, antithetic=True))(key)
+    noiseless = jax.jit(lambda k: sampler(k, 0.0))(key)
+    indep, _, _ = jax.jit(lambda k: posterior_samples(lambda kk: sampler(kk), k, 2))(key)
+
+    def err(x):
+        return float(jnp.max(jnp.abs(x - post_mean))) / scale
+
+    print(f"max mean error in posterior stds: antithetic pair {err(mean):.2e}, "
+          f"zero-noise run {err(noiseless):.2e}, independent pair {err(indep):.2f}")
+    np.testing.assert_allclose(np.asarray(mean), np.asarray(noiseless), atol=1e-9 * scale)
+    assert err(mean) < 0.02
+    assert err(indep) > 0.3
+    assert float(jnp.max(jnp.abs(pair[0] - pair[1]))) / scale > 1.0  # distinct samples
+
+
+def test_antithetic_std_matches_closed_form_variance():
+    A, y, prior, _post_mean, post_var = problem(0.1)
+    sampler = _signed_dds_sampler(A, y, prior)
+    _mean, std, _samples = jax.jit(
+        lambda k: posterior_samples(sampler, k, 512, batch_size=128, antithetic=True))(
+        jax.random.PRNGKey(12))
+    ratio = float(jnp.mean(std**2) / jnp.mean(2 * post_var))  # complex: two components
+    assert abs(ratio - 1.0) < 0.1, ratio
+    with pytest.raises(ValueError, match="even"):
+        posterior_samples(sampler, jax.random.PRNGKey(0), 3, antithetic=True)
