@@ -106,28 +106,34 @@ def tune_classical(val, method: str, grid) -> float:
 
 
 def sampler_settings(args) -> list[dict]:
-    """The DDS settings searched on the validation data (``--tune``), or just the defaults."""
+    """The DDS settings searched on the validation data (``--tune``, or the ``--tune-grid``
+    list, each on top of ``--settings``), or just ``--settings``."""
+    base = json.loads(args.settings) if args.settings else {}
+    if args.tune_grid:
+        return [{**base, **st} for st in json.loads(args.tune_grid)]
     if not args.tune:
-        return [json.loads(args.settings) if args.settings else {}]
+        return [base]
     return [{"eta": e, "cg_iterations": c, "dc_weight": w}
             for e in (0.5, 1.0) for c in (5, 20) for w in (0.1, 0.3, 1.0)]
 
 
 def runs(args) -> list[tuple[int, int]]:
-    """``(NFE per sample, posterior samples K)`` of the test runs: every ``--nfe`` with K = 1, and
-    every ``--samples`` K > 1 at each ``--nfe-samples`` NFE."""
+    """``(NFE per sample, posterior samples K)`` of the test runs: every ``--nfe`` with K = 1,
+    every ``--samples`` K > 1 at each ``--nfe-samples`` NFE, and each ``--runs`` ``NFExK``."""
+    extra = [tuple(int(v) for v in r.lower().split("x")) for r in args.runs]
     return ([(n, 1) for n in args.nfe]
-            + [(n, k) for k in args.samples if k > 1 for n in args.nfe_samples])
+            + [(n, k) for k in args.samples if k > 1 for n in args.nfe_samples] + extra)
 
 
 def run_name(method: str, nfe: int, k: int) -> str:
-    """Row label; the posterior mean of ``k`` samples costs ``k * nfe`` network evaluations."""
-    return f"{method} NFE {nfe}" + (f" mean of {k}" if k > 1 else "")
+    """Row label; the posterior mean of ``k`` samples costs ``k * nfe`` network evaluations
+    (antithetic pairs when ``k`` is even, the sampler's default)."""
+    return f"{method} NFE {nfe}" + (f" mean of {k} ({k * nfe} NFE in all)" if k > 1 else "")
 
 
 def samples_of(name: str) -> int:
     """K of a :func:`run_name` label (1 for other methods)."""
-    return int(name.split("mean of ")[1]) if "mean of " in name else 1
+    return int(name.split("mean of ")[1].split()[0]) if "mean of " in name else 1
 
 
 def pick(settings: list[dict], scores: list[float]) -> dict:
@@ -196,8 +202,9 @@ def eval_mri(args) -> list[dict]:
         settings = sampler_settings(args)
         scores = []
         for st in settings if len(settings) > 1 else []:
-            cfg = DiffusionConfig(method=args.method, nfe=args.tune_nfe, n_samples=1,
-                                  noise_std=val[0]["noise_std"], **st)
+            cfg = DiffusionConfig(method=args.method, nfe=args.tune_nfe,
+                                  n_samples=args.tune_samples, noise_std=val[0]["noise_std"],
+                                  **st)
             scores.append(fastmri_metrics(val_truth, mri_diffusion(prior, val, cfg)[0])["PSNR"])
         best = pick(settings, scores) if scores else settings[0]
         for nfe, k in runs(args):
@@ -293,8 +300,9 @@ def eval_ct(args) -> list[dict]:
     settings = sampler_settings(args)
     scores = []
     for st in settings if len(settings) > 1 else []:
-        cfg = DiffusionConfig(method=args.method, nfe=args.tune_nfe, n_samples=1,
-                              noise_std=float(np.mean(val_noise)), **st)
+        cfg = DiffusionConfig(method=args.method, nfe=args.tune_nfe,
+                              n_samples=args.tune_samples, noise_std=float(np.mean(val_noise)),
+                              **st)
         scores.append(score(val_truth, diffusion_all(val_sino, cfg)[0])[0])
     best = pick(settings, scores) if scores else settings[0]
     args.settings_used = best
@@ -325,7 +333,7 @@ def plot(rows: list[dict], path: pathlib.Path, title: str) -> None:
         ks = sorted({r.get("samples", 1) for r in sub if "NFE" in r["method"]})
         dif = []
         for k in ks:
-            dif = [(int(r["method"].split("NFE ")[1].split()[0]), r["PSNR"]) for r in sub
+            dif = [(k * int(r["method"].split("NFE ")[1].split()[0]), r["PSNR"]) for r in sub
                    if "NFE" in r["method"] and r.get("samples", 1) == k]
             ax.plot(*zip(*sorted(dif), strict=True), "o-",
                     label=f"diffusion {label}" + (f" (mean of {k})" if k > 1 else ""))
@@ -335,7 +343,7 @@ def plot(rows: list[dict], path: pathlib.Path, title: str) -> None:
                 ax.text(min(d[0] for d in dif) if dif else 1, r["PSNR"],
                         f"{r['method']} {label}", fontsize=6, va="bottom")
     ax.set_xscale("log")
-    ax.set_xlabel("network evaluations (NFE)")
+    ax.set_xlabel("network evaluations in all (NFE x samples)")
     ax.set_ylabel("PSNR (dB)")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
@@ -365,6 +373,13 @@ def main(argv=None) -> int:
     p.add_argument("--nfe-samples", type=int, nargs="+", default=[20, 50],
                    help="NFE (per sample) of the K > 1 runs")
     p.add_argument("--tune-nfe", type=int, default=20, help="NFE of the tuning runs")
+    p.add_argument("--tune-samples", type=int, default=1,
+                   help="posterior samples K averaged in the tuning runs (default 1)")
+    p.add_argument("--tune-grid", default=None,
+                   help='settings to choose from on the validation data, as a JSON list, e.g. '
+                        '\'[{"target_level": 0.4}, {"target_level": 0.8}]\' (instead of --tune)')
+    p.add_argument("--runs", nargs="+", default=[], metavar="NFExK",
+                   help="further test runs, K posterior samples of NFE each, e.g. 25x2")
     p.add_argument("--settings", default=None,
                    help='fixed sampler settings as JSON, e.g. \'{"eta": 1.0, "cg_iterations": '
                         '20}\' (what an earlier --tune run selected)')

@@ -43,6 +43,12 @@ def standard_noise(key: jax.Array, shape, dtype) -> jax.Array:
     return jax.random.normal(key, shape, dtype)
 
 
+def cg_tolerance(dtype) -> float:
+    """Relative CG tolerance ``10 eps`` of the real dtype: CG stops once it has converged to
+    working precision instead of running into ``0 / 0`` (a NaN) on an exactly zero residual."""
+    return float(10 * jnp.finfo(jnp.finfo(dtype).dtype).eps)
+
+
 def gaussian_posterior_variance(sigma: jax.Array, prior_var: float) -> jax.Array:
     """``v(σ) = s² σ² / (s² + σ²)``: variance of ``x0`` given ``x0 + σ n`` for ``x0 ~ N(·, s²)``."""
     return prior_var * sigma**2 / (prior_var + sigma**2)
@@ -67,7 +73,8 @@ class ConjugateGradientProx(DataConsistency):
     ``λ(σ) = noise_var / v(σ)`` (Gaussian approximation, see module docstring) times
     ``weight_scale``; ``noise_var`` is the per-real-component variance of the measurement noise.
     ``noise_var = 0`` gives DDS's original form: unregularised CG steps warm-started at ``x̂0``
-    (the iteration count is the regulariser).
+    (the iteration count is the regulariser). ``nonneg`` clips the result at zero (real images
+    only: CT attenuation), a projection onto the physical set after the proximal step.
     """
 
     A: LinearOperator
@@ -76,6 +83,11 @@ class ConjugateGradientProx(DataConsistency):
     prior_var: float = struct.field(pytree_node=False, default=0.25)
     weight_scale: float = struct.field(pytree_node=False, default=1.0)
     iterations: int = struct.field(pytree_node=False, default=5)
+    nonneg: bool = struct.field(pytree_node=False, default=False)
+
+    def __post_init__(self) -> None:
+        if self.nonneg and jnp.issubdtype(self.A.in_dtype, jnp.complexfloating):
+            raise ValueError("nonneg needs real images; this operator takes complex ones")
 
     def posterior_denoise(self, denoiser, x, sigma, sigma_next, key) -> jax.Array:
         del sigma_next, key
@@ -85,8 +97,10 @@ class ConjugateGradientProx(DataConsistency):
         )
         lam = lam.astype(jnp.finfo(x0.dtype).dtype)
         rhs = self.A.H(self.y) + lam * x0
-        z, _ = cg(lambda v: self.A.N(v) + lam * v, rhs, x0=x0, tol=0.0,
+        z, _ = cg(lambda v: self.A.N(v) + lam * v, rhs, x0=x0, tol=cg_tolerance(x0.dtype),
                   maxiter=self.iterations)
+        if self.nonneg:
+            z = jnp.maximum(z, 0)
         return z.astype(x0.dtype)
 
 
@@ -128,5 +142,6 @@ class Projection(DataConsistency):
     def project(self, x, sigma, key) -> jax.Array:
         target = self.y + sigma * self.A(standard_noise(key, self.A.in_shape, x.dtype))
         residual = target - self.A(x)
-        u, _ = cg(lambda v: self.A(self.A.H(v)), residual, tol=0.0, maxiter=self.iterations)
+        u, _ = cg(lambda v: self.A(self.A.H(v)), residual, tol=cg_tolerance(x.dtype),
+                  maxiter=self.iterations)
         return (x + self.A.H(u)).astype(x.dtype)
