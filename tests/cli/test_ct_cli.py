@@ -67,3 +67,16 @@ def test_bad_files_exit_2(tmp_path, capsys):
     assert main(["ct", str(bad), "--out", str(out)]) == 2
     assert "NaN or Inf" in capsys.readouterr().err
     assert not out.exists() and not list(tmp_path.glob(".out.h5*"))
+
+
+def test_dds_writes_posterior_mean_and_std(tmp_path):
+    src, out = tmp_path / "in.h5", tmp_path / "out.h5"
+    truth = make_file(src)
+    assert main(["-q", "ct", str(src), "--out", str(out), "--method", "dds", "--nfe", "3",
+                 "--samples", "2", "--noise-std", "0.05"]) == 0
+    with h5py.File(out) as f:
+        rec, std = f["reconstruction"][()], f["reconstruction_std"][()]
+    assert rec.shape == std.shape == (2, N, N)
+    assert np.all(np.isfinite(rec)) and np.all(std >= 0) and std.max() > 0
+    for r, t in zip(rec, truth, strict=True):  # 3 NFE: a rough image, but of this slice
+        assert np.linalg.norm(r - t) / np.linalg.norm(t) < 0.6

@@ -167,3 +167,38 @@ def test_bad_arguments(tmp_path, fastmri_file, capsys):
     assert main(["-q", "mri", str(tmp_path / "missing.h5"), "--out",
                  str(tmp_path / "o.h5")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_dds_writes_posterior_mean_and_std(tmp_path, fastmri_file, sim):
+    """``recon mri --method dds``: the mean of K = 2 (antithetic) samples and their std map."""
+    out = tmp_path / "dds.h5"
+    assert main(["-q", "mri", str(fastmri_file), "--out", str(out), "--method", "dds",
+                 "--nfe", "3", "--samples", "2", "--seed", "1"]) == 0
+    with h5py.File(out) as f:
+        rec, std = f["reconstruction"][()], f["reconstruction_std"][()]
+        assert f.attrs["method"] == "dds" and int(f.attrs["samples"]) == 2
+    assert rec.shape == std.shape == (2, N, N) and rec.dtype == np.float32
+    assert np.all(np.isfinite(rec)) and np.all(std >= 0) and std.max() > 0
+    assert 0.5 < rec.max() / sim[2].max() < 2.0  # fastMRI intensity scale
+    assert not _leftovers(tmp_path)
+
+
+def test_dds_sampling_nan_exits_2_without_output(tmp_path, fastmri_file, capsys, monkeypatch):
+    """A prior that returns NaN mid-sampling: one clear line, exit 2, no output file."""
+    import models
+
+    real = models.load_prior("mri-brain")
+
+    class NaNPrior:
+        config = real.config
+
+        def __call__(self, x, sigma):
+            return real(x, sigma) * np.nan
+
+    monkeypatch.setattr(models, "load_prior", lambda name: NaNPrior())
+    out = tmp_path / "nan_out.h5"
+    assert main(["-q", "mri", str(fastmri_file), "--out", str(out), "--method", "dds",
+                 "--nfe", "2", "--samples", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "NaN or Inf" in err and len(err.splitlines()) == 1
+    assert not out.exists() and not _leftovers(tmp_path)

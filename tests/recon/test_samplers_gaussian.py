@@ -119,14 +119,21 @@ def test_wrong_consistency_is_detected():
         check_moments(samples, post_mean, post_var)
 
 
-def test_posterior_samples_mean_and_std():
-    A, y, prior, _post_mean, post_var = problem(0.1)
+def _signed_dds_sampler(A, y, prior):
     dc = ConjugateGradientProx(A, y, noise_var=jnp.asarray(0.01), prior_var=PRIOR_VAR,
                                iterations=3)
 
-    def sampler(key):
+    def sampler(key, sign=1.0):
         k0, k1 = jax.random.split(key)
-        return ddim(prior, dc, SIGMAS, initial_noise(k0, (N, N), jnp.complex128, SIGMAS[0]), k1)
+        x = sign * initial_noise(k0, (N, N), jnp.complex128, SIGMAS[0])
+        return ddim(prior, dc, SIGMAS, x, k1, noise_sign=sign)
+
+    return sampler
+
+
+def test_posterior_samples_mean_and_std():
+    A, y, prior, _post_mean, post_var = problem(0.1)
+    sampler = _signed_dds_sampler(A, y, prior)
 
     mean, std, samples = jax.jit(lambda k: posterior_samples(sampler, k, 512))(
         jax.random.PRNGKey(3)
@@ -143,13 +150,7 @@ def test_posterior_samples_mean_and_std():
 def test_posterior_samples_batching_changes_speed_not_samples(batch_size):
     """Samples drawn one at a time or in uneven batches (lax.map) equal the vmapped ones."""
     A, y, prior, _post_mean, _post_var = problem(0.1)
-    dc = ConjugateGradientProx(A, y, noise_var=jnp.asarray(0.01), prior_var=PRIOR_VAR,
-                               iterations=3)
-
-    def sampler(key):
-        k0, k1 = jax.random.split(key)
-        return ddim(prior, dc, SIGMAS, initial_noise(k0, (N, N), jnp.complex128, SIGMAS[0]), k1)
-
+    sampler = _signed_dds_sampler(A, y, prior)
     key = jax.random.PRNGKey(5)
     _, _, vmapped = jax.jit(lambda k: posterior_samples(sampler, k, 7))(key)
     mean, std, mapped = jax.jit(
@@ -157,18 +158,6 @@ def test_posterior_samples_batching_changes_speed_not_samples(batch_size):
     np.testing.assert_allclose(np.asarray(mapped), np.asarray(vmapped), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(np.asarray(mean), np.asarray(jnp.mean(vmapped, 0)), atol=1e-12)
     assert std.shape == (N, N)
-
-
-def _signed_dds_sampler(A, y, prior):
-    dc = ConjugateGradientProx(A, y, noise_var=jnp.asarray(0.01), prior_var=PRIOR_VAR,
-                               iterations=3)
-
-    def sampler(key, sign=1.0):
-        k0, k1 = jax.random.split(key)
-        x = sign * initial_noise(k0, (N, N), jnp.complex128, SIGMAS[0])
-        return ddim(prior, dc, SIGMAS, x, k1, noise_sign=sign)
-
-    return sampler
 
 
 def test_antithetic_pair_mean_is_the_gaussian_posterior_mean():
