@@ -119,10 +119,12 @@ def predictor_corrector(
 def default_sample_batch() -> int | None:
     """Posterior samples run at once by default: one on CPU, all of them on an accelerator.
 
-    On CPU a vmapped batch of K network evaluations costs more than K single ones (measured
-    with the shipped priors: 4 x 256x256 in one call 5.4x one image, one after another 3.7x;
-    BENCHMARKS.md), because the larger activations fall out of cache; GPUs and TPUs want the
-    batch. The choice is static (read when the sampler is traced), not a branch in the loop.
+    On CPU a vmapped batch of K network evaluations costs more than K single ones, because the
+    larger activations fall out of cache (``mri-brain``, 4 x 256x256 in one call 5.4x one image,
+    one after another 3.7x; a whole DDS reconstruction at 256x256 with K = 8: 11.6x vs 7.0x
+    K = 1, BENCHMARKS.md). Small images batch well (CT 128x128, K = 4: 3.8x vmapped vs 4.1x one
+    at a time), which this default gives up. GPUs and TPUs want the batch. The choice is static
+    (read when the sampler is traced), not a branch in the loop.
     """
     return 1 if jax.default_backend() == "cpu" else None
 
