@@ -120,9 +120,19 @@ def sampler_settings(args) -> list[dict]:
 def runs(args) -> list[tuple[int, int]]:
     """``(NFE per sample, posterior samples K)`` of the test runs: every ``--nfe`` with K = 1,
     every ``--samples`` K > 1 at each ``--nfe-samples`` NFE, and each ``--runs`` ``NFExK``."""
-    extra = [tuple(int(v) for v in r.lower().split("x")) for r in args.runs]
     return ([(n, 1) for n in args.nfe]
-            + [(n, k) for k in args.samples if k > 1 for n in args.nfe_samples] + extra)
+            + [(n, k) for k in args.samples if k > 1 for n in args.nfe_samples] + args.runs)
+
+
+def nfe_times_k(text: str) -> tuple[int, int]:
+    """``"25x2"`` -> ``(25, 2)``: a ``--runs`` entry (argparse type)."""
+    try:
+        nfe, k = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NFExK such as 25x2, got {text!r}") from None
+    if nfe < 1 or k < 1:
+        raise argparse.ArgumentTypeError(f"NFE and K must be >= 1, got {text!r}")
+    return nfe, k
 
 
 def run_name(method: str, nfe: int, k: int) -> str:
@@ -378,7 +388,7 @@ def main(argv=None) -> int:
     p.add_argument("--tune-grid", default=None,
                    help='settings to choose from on the validation data, as a JSON list, e.g. '
                         '\'[{"target_level": 0.4}, {"target_level": 0.8}]\' (instead of --tune)')
-    p.add_argument("--runs", nargs="+", default=[], metavar="NFExK",
+    p.add_argument("--runs", nargs="+", type=nfe_times_k, default=[], metavar="NFExK",
                    help="further test runs, K posterior samples of NFE each, e.g. 25x2")
     p.add_argument("--settings", default=None,
                    help='fixed sampler settings as JSON, e.g. \'{"eta": 1.0, "cg_iterations": '

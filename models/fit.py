@@ -36,7 +36,6 @@ from models.training import (
     TrainConfig,
     init_state,
     make_mesh,
-    make_optimizer,
     make_train_step,
     replicate,
     shard_batch,
@@ -109,17 +108,10 @@ class Trainer:
             self.state = replicate(restored, self.mesh)
             log.info("resumed from step %d", int(self.state["step"]))
         elif self.config["run"]["init_from"] is not None:
-            self.state = replicate(self._warm_start(self.config["run"]["init_from"]), self.mesh)
-            log.info("initialised from the weights in %s", self.config["run"]["init_from"])
-
-    def _warm_start(self, folder: str) -> dict[str, Any]:
-        """A fresh state whose parameters and EMA are the exported weights in ``folder``."""
-        _, params = checkpoints.load_weights(folder, expected=self.mc)
-        state = init_state(self.mc, self.tc)
-        state["params"] = params
-        state["ema"] = jax.tree.map(jnp.copy, params)
-        state["opt_state"] = make_optimizer(self.tc).init(params)
-        return state
+            folder = self.config["run"]["init_from"]
+            _, params = checkpoints.load_weights(folder, expected=self.mc)
+            self.state = replicate(init_state(self.mc, self.tc, params), self.mesh)
+            log.info("initialised from the weights in %s", folder)
 
     def batch(self, step: int) -> jnp.ndarray:
         data_key, _ = step_keys(self.tc.seed, step)

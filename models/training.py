@@ -61,9 +61,11 @@ def make_optimizer(tc: TrainConfig) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(tc.grad_clip), optax.adam(schedule))
 
 
-def init_state(mc: ModelConfig, tc: TrainConfig) -> dict[str, Any]:
-    """Fresh training state from ``tc.seed``."""
-    params = init_params(mc, jax.random.fold_in(jax.random.key(tc.seed), 0))
+def init_state(mc: ModelConfig, tc: TrainConfig, params: Any = None) -> dict[str, Any]:
+    """Fresh training state at step 0: ``params`` (e.g. exported weights to fine-tune), or a
+    random initialisation from ``tc.seed``; the EMA starts at the parameters."""
+    if params is None:
+        params = init_params(mc, jax.random.fold_in(jax.random.key(tc.seed), 0))
     opt_state = make_optimizer(tc).init(params)
     ema = jax.tree.map(jnp.copy, params)
     return {"step": jnp.zeros((), jnp.int32), "params": params, "opt_state": opt_state, "ema": ema}

@@ -39,14 +39,15 @@ def _compiled(fn, *args):
 
 
 def _cases(prior, A, y, noise_std: float, nfe: int, samples: tuple[int, ...],
-           batches: tuple[int | None, ...] = (None,)):
-    """One case per (K, sample batch); ``None`` is the default batch (one at a time on CPU)."""
+           both_ways: bool = False):
+    """One case per K with the default sample batch (one at a time on CPU); with
+    ``both_ways`` each K > 1 also as one vmapped batch of all K samples."""
     from recon.diffusion.pipeline import DiffusionConfig, reconstruct
     from recon.diffusion.samplers import default_sample_batch
 
     cases, compile_s = {}, {}
     for k in samples:
-        for b in batches if k > 1 else (None,):
+        for b in (None, k) if both_ways and k > 1 else (None,):
             cfg = DiffusionConfig(method="dds", nfe=nfe, n_samples=k, noise_std=noise_std,
                                   sample_batch=b)
             exe, compile_s_k = _compiled(lambda y, c=cfg: reconstruct(
@@ -61,7 +62,7 @@ def _cases(prior, A, y, noise_std: float, nfe: int, samples: tuple[int, ...],
 
 
 def _mri(size: int, nfe: int, samples: tuple[int, ...], rounds: int,
-         batches: tuple[int | None, ...] = (None,)) -> Comparison:
+         both_ways: bool = True) -> Comparison:
     from models import load_prior
     from operators.mri import random_mask, sense
     from recon.simulate import brain_slice_kspace, coil_maps
@@ -72,7 +73,7 @@ def _mri(size: int, nfe: int, samples: tuple[int, ...], rounds: int,
     A = sense(jnp.asarray(maps, jnp.complex64), jnp.asarray(mask, jnp.float32))
     y = jnp.asarray(sim["kspace"] * mask)
     cases, compile_s = _cases(load_prior("mri-brain"), A, y,
-                              float(sim["noise_std"]) / np.sqrt(2), nfe, samples, batches)
+                              float(sim["noise_std"]) / np.sqrt(2), nfe, samples, both_ways)
     ref = next(iter(cases))
     c = compare(f"DDS MRI {size}x{size}, 8 coils, 4x, {nfe} NFE (mri-brain prior)", cases, ref,
                 rounds=rounds, warmup=0)
@@ -83,7 +84,7 @@ def _mri(size: int, nfe: int, samples: tuple[int, ...], rounds: int,
 
 
 def _ct(size: int, nfe: int, samples: tuple[int, ...], rounds: int,
-        batches: tuple[int | None, ...] = (None,)) -> Comparison:
+        both_ways: bool = True) -> Comparison:
     from models import load_prior
     from models.data.ellipses import EllipsesSource, ellipse_images
     from operators.ct import parallel_beam
@@ -96,7 +97,8 @@ def _ct(size: int, nfe: int, samples: tuple[int, ...], rounds: int,
     clean = A(truth)
     y = gaussian(jax.random.PRNGKey(1), clean, 0.025, relative=True)
     noise_std = 0.025 * float(jnp.mean(jnp.abs(clean)))
-    cases, compile_s = _cases(load_prior("ct-ellipses"), A, y, noise_std, nfe, samples, batches)
+    cases, compile_s = _cases(load_prior("ct-ellipses"), A, y, noise_std, nfe, samples,
+                              both_ways)
     ref = next(iter(cases))
     c = compare(f"DDS CT {size}x{size}, 30 parallel views, {nfe} NFE (ct-ellipses prior)", cases,
                 ref, rounds=rounds, warmup=0)
@@ -107,7 +109,5 @@ def _ct(size: int, nfe: int, samples: tuple[int, ...], rounds: int,
 
 def run(quick: bool = False) -> list[Comparison]:
     if quick:
-        return [_mri(64, 4, (1, 2), rounds=1, batches=(None, 2)),
-                _ct(64, 4, (1, 2), rounds=1)]
-    return [_mri(256, 50, (1, 4, 8), rounds=3, batches=(None, 1000)),
-            _ct(128, 50, (1, 4), rounds=3, batches=(None, 1000))]
+        return [_mri(64, 4, (1, 2), rounds=1), _ct(64, 4, (1, 2), rounds=1, both_ways=False)]
+    return [_mri(256, 50, (1, 4, 8), rounds=3), _ct(128, 50, (1, 4), rounds=3)]

@@ -73,8 +73,7 @@ class ConjugateGradientProx(DataConsistency):
     ``λ(σ) = noise_var / v(σ)`` (Gaussian approximation, see module docstring) times
     ``weight_scale``; ``noise_var`` is the per-real-component variance of the measurement noise.
     ``noise_var = 0`` gives DDS's original form: unregularised CG steps warm-started at ``x̂0``
-    (the iteration count is the regulariser). ``nonneg`` clips the result at zero (real images
-    only: CT attenuation), a projection onto the physical set after the proximal step.
+    (the iteration count is the regulariser).
     """
 
     A: LinearOperator
@@ -83,11 +82,6 @@ class ConjugateGradientProx(DataConsistency):
     prior_var: float = struct.field(pytree_node=False, default=0.25)
     weight_scale: float = struct.field(pytree_node=False, default=1.0)
     iterations: int = struct.field(pytree_node=False, default=5)
-    nonneg: bool = struct.field(pytree_node=False, default=False)
-
-    def __post_init__(self) -> None:
-        if self.nonneg and jnp.issubdtype(self.A.in_dtype, jnp.complexfloating):
-            raise ValueError("nonneg needs real images; this operator takes complex ones")
 
     def posterior_denoise(self, denoiser, x, sigma, sigma_next, key) -> jax.Array:
         del sigma_next, key
@@ -99,8 +93,6 @@ class ConjugateGradientProx(DataConsistency):
         rhs = self.A.H(self.y) + lam * x0
         z, _ = cg(lambda v: self.A.N(v) + lam * v, rhs, x0=x0, tol=cg_tolerance(x0.dtype),
                   maxiter=self.iterations)
-        if self.nonneg:
-            z = jnp.maximum(z, 0)
         return z.astype(x0.dtype)
 
 

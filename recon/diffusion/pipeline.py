@@ -60,8 +60,7 @@ class DiffusionConfig:
     ``antithetic`` draws an even number of samples as antithetic pairs
     (:func:`~recon.diffusion.samplers.posterior_samples`; an odd number are independent).
     ``target_level`` is the image's 99.5th magnitude percentile, after scaling, as the prior sees
-    it. ``nonneg`` clips DDS's data-consistent estimates at zero (real images, e.g. CT).
-    ``sample_batch`` posterior samples are drawn at once (``None``: one at a time on CPU, all at
+    it. ``sample_batch`` posterior samples are drawn at once (``None``: one at a time on CPU, all at
     once on an accelerator, :func:`~recon.diffusion.samplers.default_sample_batch`); it changes
     the speed, never the samples.
 
@@ -90,7 +89,6 @@ class DiffusionConfig:
     target_level: float = 0.5
     sample_batch: int | None = None
     antithetic: bool = True
-    nonneg: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -135,7 +133,7 @@ def build_sampler(
             sampler = functools.partial(ddim, eta=cfg.eta)
             consistency = ConjugateGradientProx(
                 A, y, noise_var=noise_var, prior_var=prior_var, iterations=cfg.cg_iterations,
-                weight_scale=cfg.dc_weight, nonneg=cfg.nonneg,
+                weight_scale=cfg.dc_weight,
             )
         else:
             sampler = functools.partial(ddim, eta=1.0)

@@ -94,23 +94,3 @@ def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="unknown method"):
         DiffusionConfig(method="magic")
 
-
-def test_nonneg_dds_returns_non_negative_images_and_refuses_complex():
-    """``nonneg`` projects each data-consistent estimate onto x >= 0 (CT attenuation)."""
-    from operators.ct import parallel_beam
-
-    A = parallel_beam((16, 16), np.linspace(0, np.pi, 6, endpoint=False), 23)
-    truth = jnp.zeros((16, 16)).at[4:10, 5:12].set(1.0)
-    y = A(truth) + 0.05 * jax.random.normal(jax.random.PRNGKey(4), A.out_shape)
-    prior = GaussianDenoiser(mean=jnp.zeros((16, 16)), var=jnp.asarray(PRIOR_VAR))
-    base = dict(method="dds", nfe=10, n_samples=2, sigma_max=5.0, noise_std=0.05)
-    free, _ = reconstruct(prior, A, y, DiffusionConfig(**base), jax.random.PRNGKey(0),
-                          prior_var=PRIOR_VAR)
-    clipped, _ = reconstruct(prior, A, y, DiffusionConfig(**base, nonneg=True),
-                             jax.random.PRNGKey(0), prior_var=PRIOR_VAR)
-    assert float(jnp.min(free)) < -1e-3  # the unconstrained posterior goes negative here
-    assert float(jnp.min(clipped)) >= 0.0
-    A_mri, y_mri, prior_mri, _, _ = setup()
-    with pytest.raises(ValueError, match="real images"):
-        reconstruct(prior_mri, A_mri, y_mri, DiffusionConfig(nonneg=True, nfe=2),
-                    jax.random.PRNGKey(0), prior_var=PRIOR_VAR)
