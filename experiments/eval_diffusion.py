@@ -153,15 +153,22 @@ def pick(settings: list[dict], scores: list[float]) -> dict:
     return best
 
 
-def mri_diffusion(prior, data, cfg):
-    """Posterior-mean magnitudes and median seconds per slice of one diffusion setting."""
+def mri_diffusion(prior, data, cfg, l1_lam: float):
+    """Posterior-mean magnitudes and median seconds per slice of one diffusion setting; a warm
+    start (``start_sigma``) begins at the L1-wavelet reconstruction with weight ``l1_lam`` (the
+    validation-tuned one), computed inside the timed function."""
     from operators.mri import sense
     from recon.coils.espirit import espirit
     from recon.diffusion.pipeline import reconstruct
     from recon.pipelines import coil_support
+    from recon.solvers.fista import fista_l1
 
-    run = jax.jit(lambda A, y: reconstruct(
-        prior, A, y, cfg, jax.random.PRNGKey(0), prior_var=prior.config.sigma_data**2))
+    def one(A, y):
+        x_start = None if cfg.start_sigma is None else fista_l1(A, y, lam=l1_lam).x
+        return reconstruct(prior, A, y, cfg, jax.random.PRNGKey(0),
+                           prior_var=prior.config.sigma_data**2, x_start=x_start)
+
+    run = jax.jit(one)
     imgs, times = [], []
     for d in data:
         if "maps" not in d:  # estimated once per slice, reused by every sampler setting
@@ -201,9 +208,10 @@ def eval_mri(args) -> list[dict]:
         recs["zero-filled"] = (np.concatenate([classical(d["kspace"][None], d["mask"],
                                                          "zero-filled") for d in test]),
                                (time.perf_counter() - t0) / len(test))
+        lams = {}
         for method, grid in (("cg-sense", [1e-4, 1e-3, 1e-2, 3e-2, 1e-1]),
                              ("l1-wavelet", [5e-5, 1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3])):
-            lam = tune_classical(val, method, grid)
+            lam = lams[method] = tune_classical(val, method, grid)
             t0 = time.perf_counter()
             imgs = np.concatenate([classical(d["kspace"][None], d["mask"], method, lam=lam)
                                    for d in test])
@@ -215,12 +223,14 @@ def eval_mri(args) -> list[dict]:
             cfg = DiffusionConfig(method=args.method, nfe=args.tune_nfe,
                                   n_samples=args.tune_samples, noise_std=val[0]["noise_std"],
                                   **st)
-            scores.append(fastmri_metrics(val_truth, mri_diffusion(prior, val, cfg)[0])["PSNR"])
+            scores.append(fastmri_metrics(
+                val_truth, mri_diffusion(prior, val, cfg, lams["l1-wavelet"])[0])["PSNR"])
         best = pick(settings, scores) if scores else settings[0]
         for nfe, k in runs(args):
             cfg = DiffusionConfig(method=args.method, nfe=nfe, n_samples=k,
                                   noise_std=test[0]["noise_std"], **best)
-            recs[run_name(args.method, nfe, k)] = mri_diffusion(prior, test, cfg)
+            recs[run_name(args.method, nfe, k)] = mri_diffusion(prior, test, cfg,
+                                                                lams["l1-wavelet"])
         settings_used[f"{accel}x"] = best
         for name, (imgs, sec) in recs.items():
             m = fastmri_metrics(truth, imgs)
@@ -284,16 +294,27 @@ def eval_ct(args) -> list[dict]:
             return np.asarray(f(s))
 
         lams = [0.5, 1.0, 2.0, 3.0, 5.0]
-        lam = lams[int(np.argmax([score(val_truth, tv_all(val_sino, v))[0] for v in lams]))]
+        lam = tv_lam = lams[int(np.argmax([score(val_truth, tv_all(val_sino, v))[0]
+                                           for v in lams]))]
         t0 = time.perf_counter()
         recs[f"tv (lam {lam})"] = (tv_all(sino, lam), (time.perf_counter() - t0) / len(sino))
     except (ImportError, AttributeError, TypeError) as err:
         print(f"TV skipped: {err}")
+        tv_lam = None
     prior = load_prior(args.prior or "ct-ellipses")
 
     def diffusion_all(s, cfg):
-        run = jax.jit(jax.vmap(lambda y, k: reconstruct(
-            prior, A, y, cfg, k, prior_var=prior.config.sigma_data**2)[0]))
+        """A warm start (``start_sigma``) begins at the TV reconstruction (tuned weight)."""
+        if cfg.start_sigma is not None and tv_lam is None:
+            raise SystemExit("a CT warm start needs the TV solver")
+
+        def one(y, k):
+            x_start = None if cfg.start_sigma is None else pdhg.tv_recon(
+                A, y, lam=tv_lam, iterations=300, nonneg=True)
+            return reconstruct(prior, A, y, cfg, k, prior_var=prior.config.sigma_data**2,
+                               x_start=x_start)[0]
+
+        run = jax.jit(jax.vmap(one))
         keys = jax.random.split(jax.random.PRNGKey(0), len(s))
         batch = min(args.batch, len(s))
         jax.block_until_ready(run(jnp.asarray(s[:batch]), keys[:batch]))  # compile

@@ -1,6 +1,8 @@
 """Training of an EDM denoiser: jit-compiled optax step, EMA weights, data parallel over devices.
 
-- Optimiser: ``clip_by_global_norm`` then Adam with a linear learning-rate warm-up (optax).
+- Optimiser: ``clip_by_global_norm`` then Adam with a linear learning-rate warm-up (optax), then
+  a constant rate, or with ``decay_steps > 0`` a cosine decay to zero over that many steps (the
+  annealing phase of a fine-tune; Loshchilov & Hutter, "SGDR", ICLR 2017).
 - EMA of the parameters with the warm-started decay ``min(ema_decay, (1 + t) / (10 + t))``.
 - Data parallel: the batch is sharded along its first axis over a 1-D ``jax.sharding.Mesh`` of local
   devices, parameters and optimiser state are replicated; XLA inserts the gradient all-reduce.
@@ -34,6 +36,7 @@ class TrainConfig:
     batch_size: int = 16
     learning_rate: float = 2e-4
     warmup_steps: int = 200
+    decay_steps: int = 0
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     p_mean: float = -1.2
@@ -56,9 +59,20 @@ class TrainConfig:
 
 
 def make_optimizer(tc: TrainConfig) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(tc.grad_clip), optax.adam(learning_rate(tc)))
+
+
+def learning_rate(tc: TrainConfig) -> optax.Schedule:
+    """Linear warm-up to ``tc.learning_rate``; constant after it, or cosine decay to 0 over
+    ``tc.decay_steps`` steps when that is positive."""
     warm = max(int(tc.warmup_steps), 1)
-    schedule = optax.linear_schedule(0.0, tc.learning_rate, warm)
-    return optax.chain(optax.clip_by_global_norm(tc.grad_clip), optax.adam(schedule))
+    if tc.decay_steps < 0:
+        raise ValueError(f"decay_steps must be >= 0, got {tc.decay_steps}")
+    if tc.decay_steps == 0:
+        return optax.linear_schedule(0.0, tc.learning_rate, warm)
+    return optax.warmup_cosine_decay_schedule(
+        0.0, tc.learning_rate, warm, warm + int(tc.decay_steps), end_value=0.0
+    )
 
 
 def init_state(mc: ModelConfig, tc: TrainConfig, params: Any = None) -> dict[str, Any]:

@@ -18,6 +18,11 @@ import numpy as np
 from recon.errors import UserError
 
 DIFFUSION_METHODS = ("dds", "dps", "score-mri")
+#: warm-start level of ``dds`` for MRI (``recon mri --warm-start``, ``recon demo``): sampling
+#: starts from the L1-wavelet estimate noised to this level (prior scale, image level 0.5),
+#: chosen on the validation slices of ``experiments/eval_diffusion.py mri --data real``
+#: (0.1/0.25/0.5/1 or from noise, BENCHMARKS.md)
+MRI_WARM_START = 0.25
 
 
 def add_diffusion_options(p: argparse.ArgumentParser, default_prior: str,
@@ -41,14 +46,23 @@ def add_diffusion_options(p: argparse.ArgumentParser, default_prior: str,
                        help="slices per batch (default: number of devices)")
 
 
-def diffusion_method(args: argparse.Namespace, expects_complex: bool) -> Callable:
-    """``recon_slice(A, y, key) -> (mean, std)`` for ``args.method`` with the chosen prior."""
+def diffusion_method(args: argparse.Namespace, expects_complex: bool,
+                     warm_start: Callable | None = None, start_sigma: float = 0.0) -> Callable:
+    """``recon_slice(A, y, key) -> (mean, std)`` for ``args.method`` with the chosen prior.
+
+    With ``start_sigma > 0`` every sample starts from ``warm_start(A, y)`` (a classical estimate,
+    pure JAX) noised to that level instead of from pure noise
+    (:mod:`recon.diffusion.pipeline`, warm start).
+    """
     from models import load_prior
     from recon.diffusion.pipeline import DiffusionConfig, reconstruct
 
+    if start_sigma > 0 and warm_start is None:
+        raise ValueError("start_sigma > 0 needs a warm_start estimate")
     try:
         cfg = DiffusionConfig(method=args.method, nfe=args.nfe, n_samples=args.samples,
-                              noise_std=args.noise_std)
+                              noise_std=args.noise_std,
+                              start_sigma=start_sigma if start_sigma > 0 else None)
     except ValueError as err:
         raise UserError(str(err)) from None
     try:
@@ -62,7 +76,8 @@ def diffusion_method(args: argparse.Namespace, expects_complex: bool) -> Callabl
     prior_var = float(prior.config.sigma_data) ** 2
 
     def recon_slice(A, y, key):
-        return reconstruct(prior, A, y, cfg, key, prior_var=prior_var)
+        x_start = warm_start(A, y) if cfg.start_sigma is not None else None
+        return reconstruct(prior, A, y, cfg, key, prior_var=prior_var, x_start=x_start)
 
     return recon_slice
 

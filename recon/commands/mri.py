@@ -41,6 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="compress to N virtual coils (SVD) before reconstruction")
     p.add_argument("--batch", type=int, default=None, help="slices per vmapped batch")
     add_diffusion_options(p, default_prior="mri-brain", batch_option=False)
+    p.add_argument("--warm-start", type=float, default=None, metavar="SIGMA",
+                   help="diffusion methods: start every sample from the L1-wavelet "
+                        "reconstruction (--lam, --iters) noised to level SIGMA instead of from "
+                        "pure noise; 0 starts from noise (default: 0.25 for dds, chosen on "
+                        "validation slices in BENCHMARKS.md; 0 for dps and score-mri)")
     p.set_defaults(func=run)
 
 
@@ -107,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--iters must be >= 1, got {args.iters}")
     if args.lam is not None and not (np.isfinite(args.lam) and args.lam >= 0):
         raise UserError(f"--lam must be a finite number >= 0, got {args.lam}")
+    if args.warm_start is not None and not (np.isfinite(args.warm_start)
+                                            and args.warm_start >= 0):
+        raise UserError(f"--warm-start must be a finite noise level >= 0, got {args.warm_start}")
     if args.batch is not None and args.batch < 1:
         raise UserError(f"--batch must be >= 1, got {args.batch}")
     data = load(src, args.format)
@@ -151,19 +159,31 @@ def _diffusion(args: argparse.Namespace, ksp, data: dict, calib):
     import numpy as np
 
     from operators.mri import sense
+    from recon.classical_mri import DEFAULTS
     from recon.coils.espirit import espirit
     from recon.pipelines import (
+        MRI_WARM_START,
         coil_support,
         diffusion_method,
         estimate_noise_std,
         run_in_batches,
     )
+    from recon.solvers.fista import fista_l1
 
     ns, w = ksp.shape[0], ksp.shape[-1]
     mask = np.asarray(data["mask"], np.float32).reshape(w)
     if args.noise_std is None:
         args.noise_std = estimate_noise_std(ksp, mask)
-    recon_slice = diffusion_method(args, expects_complex=True)
+    if args.warm_start is None:
+        args.warm_start = MRI_WARM_START if args.method == "dds" else 0.0
+    l1 = {**DEFAULTS["l1-wavelet"]}
+    l1.update({k: v for k, v in (("lam", args.lam), ("iters", args.iters)) if v is not None})
+
+    def l1_estimate(A, y):
+        return fista_l1(A, y, lam=l1["lam"], iterations=l1["iters"]).x
+
+    recon_slice = diffusion_method(args, expects_complex=True, warm_start=l1_estimate,
+                                   start_sigma=args.warm_start)
     cmask = mask if data["calib_mask"] is None else data["calib_mask"]
     calib = ksp if calib is None else calib
     try:
@@ -185,7 +205,7 @@ def _diffusion(args: argparse.Namespace, ksp, data: dict, calib):
         raise UserError(f"{args.input}: {args.method} sampling produced NaN or Inf; no output "
                         "written")
     opts = {"prior": args.prior, "nfe": args.nfe, "samples": args.samples, "seed": args.seed,
-            "noise_std": float(args.noise_std)}
+            "noise_std": float(args.noise_std), "warm_start": float(args.warm_start)}
     return np.abs(mean), (std if args.samples > 1 else None), opts
 
 

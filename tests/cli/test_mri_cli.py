@@ -177,10 +177,28 @@ def test_dds_writes_posterior_mean_and_std(tmp_path, fastmri_file, sim):
     with h5py.File(out) as f:
         rec, std = f["reconstruction"][()], f["reconstruction_std"][()]
         assert f.attrs["method"] == "dds" and int(f.attrs["samples"]) == 2
+        assert float(f.attrs["warm_start"]) == 0.25  # from L1-wavelet by default
     assert rec.shape == std.shape == (2, N, N) and rec.dtype == np.float32
     assert np.all(np.isfinite(rec)) and np.all(std >= 0) and std.max() > 0
     assert 0.5 < rec.max() / sim[2].max() < 2.0  # fastMRI intensity scale
     assert not _leftovers(tmp_path)
+
+
+def test_dds_warm_start_option(tmp_path, fastmri_file, capsys):
+    """``--warm-start 0`` samples from pure noise (a different image); a negative level is a
+    clear error with exit 2 and no output."""
+    outs = {}
+    for level in ("0.25", "0"):
+        outs[level] = tmp_path / f"ws{level}.h5"
+        assert main(["-q", "mri", str(fastmri_file), "--out", str(outs[level]), "--method", "dds",
+                     "--nfe", "3", "--samples", "2", "--warm-start", level]) == 0
+    with h5py.File(outs["0.25"]) as a, h5py.File(outs["0"]) as b:
+        assert float(b.attrs["warm_start"]) == 0.0
+        assert np.max(np.abs(a["reconstruction"][()] - b["reconstruction"][()])) > 1e-3
+    bad = tmp_path / "bad.h5"
+    assert main(["-q", "mri", str(fastmri_file), "--out", str(bad), "--method", "dds",
+                 "--warm-start", "-1"]) == 2
+    assert "--warm-start" in capsys.readouterr().err and not bad.exists()
 
 
 def test_dds_sampling_nan_exits_2_without_output(tmp_path, fastmri_file, capsys, monkeypatch):

@@ -13,6 +13,7 @@ from models.losses import edm_loss
 from models.training import (
     TrainConfig,
     init_state,
+    learning_rate,
     make_mesh,
     make_train_step,
     replicate,
@@ -87,3 +88,18 @@ def test_sharded_step_equals_single_device():
 def test_batch_not_divisible_refused():
     with pytest.raises(ValueError, match="divisible"):
         make_train_step(MC, TrainConfig(batch_size=6, num_devices=4), make_mesh(4))
+
+
+def test_learning_rate_warms_up_then_holds_or_decays_to_zero():
+    """Constant after warm-up by default; ``decay_steps`` adds a cosine decay to 0 (SGDR)."""
+    const = learning_rate(TrainConfig(learning_rate=1e-3, warmup_steps=10))
+    decay = learning_rate(TrainConfig(learning_rate=1e-3, warmup_steps=10, decay_steps=100))
+    for f in (const, decay):
+        assert float(f(0)) == 0.0 and float(f(5)) == pytest.approx(5e-4)
+        assert float(f(10)) == pytest.approx(1e-3)
+    assert float(const(110)) == pytest.approx(1e-3)
+    assert float(decay(60)) == pytest.approx(5e-4, rel=1e-5)  # half-way down the cosine
+    assert float(decay(110)) == pytest.approx(0.0, abs=1e-12)
+    assert float(decay(500)) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="decay_steps"):
+        learning_rate(TrainConfig(decay_steps=-1))

@@ -94,3 +94,58 @@ def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="unknown method"):
         DiffusionConfig(method="magic")
 
+
+
+def test_warm_start_matches_closed_form_of_start_as_measurement():
+    """Warm start (CCDF): a sample starts at ``x_s = x_start + s n`` and DDS with the exact
+    posterior denoiser draws ``p(x | x_s, y)``. Averaged over ``n`` that is Gaussian: ``x_start``
+    acts as one more measurement of ``x`` with noise std ``s``, i.e. precision
+    ``P = A^H A/σ_y² + I/s_p² + I/s²``, mean ``P⁻¹(A^H y/σ_y² + m/s_p² + x_start/s²)``, and the
+    covariance ``P⁻¹ + P⁻²/s²`` (the start's noise propagated through the denoiser)."""
+    A, y, prior, post_mean, _ = setup()
+    start_sigma = 0.5
+    x_start = post_mean + 0.8 - 0.6j  # a deliberately biased estimate
+    cfg = DiffusionConfig(method="dds", nfe=150, eta=1.0, cg_iterations=40, sigma_max=5.0,
+                          sigma_min=0.01, noise_std=NOISE_STD, start_sigma=start_sigma)
+    sample = build_sampler(cfg, prior, A, y, jnp.asarray(NOISE_STD**2), PRIOR_VAR, x_start)
+    mean, _std, samples = jax.jit(lambda k: posterior_samples(sample, k, 1500))(
+        jax.random.PRNGKey(4)
+    )
+    basis = jnp.eye(N * N, dtype=jnp.complex128).reshape(N * N, N, N)
+    mat = jax.vmap(lambda b: A(b).ravel())(basis).T
+    eye = jnp.eye(N * N)
+    precision = mat.conj().T @ mat / NOISE_STD**2 + eye / PRIOR_VAR + eye / start_sigma**2
+    inv = jnp.linalg.inv(precision)
+    want_mean = inv @ (mat.conj().T @ y.ravel() / NOISE_STD**2
+                       + prior.mean.ravel() / PRIOR_VAR + x_start.ravel() / start_sigma**2)
+    want_var = jnp.real(jnp.diag(inv + inv @ inv / start_sigma**2)).reshape(N, N)
+    var = jnp.var(samples.real, axis=0, ddof=1)
+    scale = jnp.sqrt(jnp.mean(want_var))
+    mean_err = float(jnp.max(jnp.abs(mean - want_mean.reshape(N, N))) / scale)
+    shift = float(jnp.max(jnp.abs(want_mean.reshape(N, N) - post_mean)) / scale)
+    var_ratio = float(jnp.mean(var) / jnp.mean(want_var))
+    print(f"mean error {mean_err:.3f} stds (the start shifts the mean by {shift:.2f}), "
+          f"variance ratio {var_ratio:.3f}")
+    assert shift > 1.5  # the start matters, so matching its closed form is a real check
+    assert mean_err < 0.25
+    assert abs(var_ratio - 1) < 0.06
+
+
+def test_warm_start_is_scale_equivariant_and_validated():
+    A, y, prior, post_mean, _ = setup()
+    cfg = DiffusionConfig(method="dds", nfe=6, n_samples=2, sigma_max=5.0, start_sigma=0.3)
+    run = jax.jit(lambda y_, x_: reconstruct(prior, A, y_, cfg, jax.random.PRNGKey(0),
+                                             prior_var=PRIOR_VAR, x_start=x_))
+    mean, _ = run(y, post_mean)
+    mean10, _ = run(10.0 * y, 10.0 * post_mean)
+    np.testing.assert_allclose(np.asarray(mean10), 10 * np.asarray(mean), rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="warm start needs both"):
+        reconstruct(prior, A, y, cfg, jax.random.PRNGKey(0), prior_var=PRIOR_VAR)
+    with pytest.raises(ValueError, match="warm start needs both"):
+        reconstruct(prior, A, y, DiffusionConfig(sigma_max=5.0), jax.random.PRNGKey(0),
+                    prior_var=PRIOR_VAR, x_start=post_mean)
+    with pytest.raises(ValueError, match="x_start has shape"):
+        reconstruct(prior, A, y, cfg, jax.random.PRNGKey(0), prior_var=PRIOR_VAR,
+                    x_start=post_mean[:4])
+    with pytest.raises(ValueError, match="start_sigma must be in"):
+        DiffusionConfig(sigma_max=5.0, start_sigma=6.0)
