@@ -160,13 +160,13 @@ def mri_diffusion(prior, data, cfg, l1_lam: float):
     from operators.mri import sense
     from recon.coils.espirit import espirit
     from recon.diffusion.pipeline import reconstruct
-    from recon.pipelines import coil_support
-    from recon.solvers.fista import fista_l1
+    from recon.pipelines import coil_support, l1_warm_started_reconstruct
 
     def one(A, y):
-        x_start = None if cfg.start_sigma is None else fista_l1(A, y, lam=l1_lam).x
-        return reconstruct(prior, A, y, cfg, jax.random.PRNGKey(0),
-                           prior_var=prior.config.sigma_data**2, x_start=x_start)
+        key = jax.random.PRNGKey(0)
+        if cfg.start_sigma is None:
+            return reconstruct(prior, A, y, cfg, key, prior_var=prior.config.sigma_data**2)
+        return l1_warm_started_reconstruct(prior, A, y, cfg, key, lam=l1_lam)
 
     run = jax.jit(one)
     imgs, times = [], []

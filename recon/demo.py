@@ -87,9 +87,9 @@ def mri_case(nfe: int = 30, n_samples: int = 4, seed: int = 0) -> Section:
     from operators.fft import ifftc
     from operators.mri import random_mask, sense
     from recon.coils.espirit import espirit
-    from recon.diffusion.pipeline import DiffusionConfig, reconstruct
+    from recon.diffusion.pipeline import DiffusionConfig
     from recon.metrics import fastmri_metrics
-    from recon.pipelines import MRI_WARM_START, coil_support
+    from recon.pipelines import coil_support, l1_warm_started_reconstruct
     from recon.simulate import simulate_multicoil, smooth_phase
     from recon.solvers.fista import fista_l1
 
@@ -105,16 +105,14 @@ def mri_case(nfe: int = 30, n_samples: int = 4, seed: int = 0) -> Section:
     A = sense(maps, jnp.asarray(mask, jnp.float32))
     prior = load_prior("mri-brain")
     cfg = DiffusionConfig(method="dds", nfe=nfe, n_samples=n_samples,
-                          noise_std=float(sim["noise_std"]) / np.sqrt(2),
-                          start_sigma=MRI_WARM_START)
+                          noise_std=float(sim["noise_std"]) / np.sqrt(2))
     results = [
         timed("zero-filled", lambda: jnp.sqrt(jnp.sum(jnp.abs(ifftc(ksp, (-2, -1))) ** 2, 0))),
         timed("l1-wavelet", lambda: fista_l1(A, ksp).x),
         # as `recon mri --method dds`: warm-started from L1-wavelet (its time included)
         timed(f"dds ({nfe} NFE, {n_samples} samples)", lambda: tuple(
-            v * coil_support(maps) for v in reconstruct(
-                prior, A, ksp, cfg, jax.random.PRNGKey(seed),
-                prior_var=prior.config.sigma_data**2, x_start=fista_l1(A, ksp).x))),
+            v * coil_support(maps) for v in l1_warm_started_reconstruct(
+                prior, A, ksp, cfg, jax.random.PRNGKey(seed)))),
     ]
     return _section(
         "MRI: brain slice 192x224, 8 coils, 4x fastMRI random mask (8 % centre)",

@@ -66,15 +66,12 @@ def _cases(prior, A, y, noise_std: float, nfe: int, samples: tuple[int, ...],
 def _warm_start_case(prior, A, y, noise_std: float, nfe: int):
     """The CLI default: L1-wavelet, then 2 antithetic samples of ``nfe // 2`` NFE warm-started
     from it (:data:`recon.pipelines.MRI_WARM_START`); one jitted function."""
-    from recon.diffusion.pipeline import DiffusionConfig, reconstruct
-    from recon.pipelines import MRI_WARM_START
-    from recon.solvers.fista import fista_l1
+    from recon.diffusion.pipeline import DiffusionConfig
+    from recon.pipelines import l1_warm_started_reconstruct
 
-    cfg = DiffusionConfig(method="dds", nfe=max(nfe // 2, 1), n_samples=2, noise_std=noise_std,
-                          start_sigma=MRI_WARM_START)
-    exe, seconds = _compiled(lambda y: reconstruct(
-        prior, A, y, cfg, jax.random.PRNGKey(0), prior_var=prior.config.sigma_data**2,
-        x_start=fista_l1(A, y).x), y)
+    cfg = DiffusionConfig(method="dds", nfe=max(nfe // 2, 1), n_samples=2, noise_std=noise_std)
+    exe, seconds = _compiled(
+        lambda y: l1_warm_started_reconstruct(prior, A, y, cfg, jax.random.PRNGKey(0)), y)
     name = f"L1-wavelet + DDS {cfg.nfe} NFE x K = 2 warm-started (recon mri default)"
     return name, (lambda: jax.block_until_ready(exe(y))), seconds
 

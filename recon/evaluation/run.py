@@ -5,7 +5,8 @@ with and without inserted lesions) is reconstructed by
 
 - MRI (4x): zero-filled RSS (baseline), L1-wavelet (FISTA, :func:`recon.solvers.fista.fista_l1`
   with its default relative weight, as in ``recon demo``), DDS with ``n_samples`` posterior samples
-  warm-started from that L1-wavelet image (``recon.pipelines.MRI_WARM_START``, as ``recon mri``);
+  warm-started from that L1-wavelet image (:func:`recon.pipelines.l1_warm_started_reconstruct`,
+  as ``recon mri``);
 - CT (30 views): FBP (Hann, frequency scaling 0.65), TV (PDHG, weight 2, 300 iterations,
   non-negative; both as in ``recon demo``), DDS with ``n_samples`` posterior samples;
 
@@ -116,16 +117,14 @@ def _methods(modality: str, denoiser: Any, nfe: int, n_samples: int, noise_std: 
         def zero_filled(m):
             return jnp.sqrt(jnp.sum(jnp.abs(ifftc(m.y, (-2, -1))) ** 2, 0))
 
-        from recon.pipelines import MRI_WARM_START, coil_support
+        from recon.pipelines import coil_support, l1_warm_started_reconstruct
 
         l1 = jax.jit(lambda A, y: fista_l1(A, y).x)
         # as `recon mri --method dds`: warm-started from L1-wavelet; outside the ESPIRiT support
         # the data say nothing, so report 0 there, as the CLI does
-        warm = dataclasses.replace(cfg, start_sigma=MRI_WARM_START)
         dds_mri = jax.jit(lambda A, y: tuple(
-            v * coil_support(A.maps) for v in reconstruct(
-                denoiser, A, y, warm, jax.random.PRNGKey(seed), prior_var=prior_var,
-                x_start=fista_l1(A, y).x)))
+            v * coil_support(A.maps) for v in l1_warm_started_reconstruct(
+                denoiser, A, y, cfg, jax.random.PRNGKey(seed))))
         return [("zero-filled", "baseline", zero_filled),
                 ("l1-wavelet", "classical", lambda m: l1(m.A, m.y)),
                 (dds_name, "diffusion", lambda m: dds_mri(m.A, m.y))]
