@@ -159,8 +159,8 @@ def mri_diffusion(prior, data, cfg, l1_lam: float):
     validation-tuned one), computed inside the timed function."""
     from operators.mri import sense
     from recon.coils.espirit import espirit
-    from recon.diffusion.pipeline import reconstruct
-    from recon.pipelines import coil_support, l1_warm_started_reconstruct
+    from recon.diffusion.posterior import reconstruct
+    from recon.slice_methods import coil_support, l1_warm_started_reconstruct
 
     def one(A, y):
         key = jax.random.PRNGKey(0)
@@ -188,7 +188,7 @@ def eval_mri(args) -> list[dict]:
     from models import load_prior
     from models.data.brain import HOLDOUT_Z0, HOLDOUT_Z1
     from recon.classical_mri import reconstruct as classical
-    from recon.diffusion.pipeline import DiffusionConfig
+    from recon.diffusion.posterior import DiffusionConfig
     from recon.metrics import fastmri_metrics
 
     if args.data == "real":
@@ -264,7 +264,7 @@ def eval_ct(args) -> list[dict]:
     from models.data.ellipses import EllipsesSource
     from operators.ct import parallel_beam
     from recon.ct.fbp import fbp
-    from recon.diffusion.pipeline import DiffusionConfig, reconstruct
+    from recon.diffusion.posterior import DiffusionConfig, reconstruct
     from recon.metrics import dival_psnr, dival_ssim
 
     domain = EllipsesSource().heldout_seed

@@ -1,2 +1,2 @@
 """Everything that turns data into images: solvers, data consistency, samplers, coil maps,
-metrics, file formats, pipelines and the ``recon`` command line."""
+metrics, file formats, per-slice method runners and the ``recon`` command line."""

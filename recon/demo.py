@@ -87,10 +87,10 @@ def mri_case(nfe: int = 30, n_samples: int = 4, seed: int = 0) -> Section:
     from operators.fft import ifftc
     from operators.mri import random_mask, sense
     from recon.coils.espirit import espirit
-    from recon.diffusion.pipeline import DiffusionConfig
+    from recon.diffusion.posterior import DiffusionConfig
     from recon.metrics import fastmri_metrics
-    from recon.pipelines import coil_support, l1_warm_started_reconstruct
     from recon.simulate import simulate_multicoil, smooth_phase
+    from recon.slice_methods import coil_support, l1_warm_started_reconstruct
     from recon.solvers.fista import fista_l1
 
     image = demo_brain_slice()
@@ -127,7 +127,7 @@ def ct_case(nfe: int = 30, n_samples: int = 4, seed: int = 0) -> Section:
     from operators.ct import parallel_beam
     from recon.ct.fbp import fbp
     from recon.ct.noise import gaussian
-    from recon.diffusion.pipeline import DiffusionConfig, reconstruct
+    from recon.diffusion.posterior import DiffusionConfig, reconstruct
     from recon.metrics import dival_psnr, dival_ssim
     from recon.solvers.pdhg import tv_recon
 

@@ -15,7 +15,7 @@ from flax import struct
 from models.gaussian import GaussianDenoiser
 from operators.linop import FunctionOperator, LinearOperator, estimate_norm
 from recon.diffusion.consistency import DataConsistency
-from recon.diffusion.pipeline import DiffusionConfig, noise_levels
+from recon.diffusion.posterior import DiffusionConfig, noise_levels
 from recon.diffusion.samplers import ddim, initial_noise, posterior_samples
 
 N = 32

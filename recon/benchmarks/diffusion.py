@@ -44,7 +44,7 @@ def _cases(prior, A, y, noise_std: float, nfe: int, samples: tuple[int, ...],
            both_ways: bool = False):
     """One case per K with the default sample batch (one at a time on CPU); with
     ``both_ways`` each K > 1 also as one vmapped batch of all K samples."""
-    from recon.diffusion.pipeline import DiffusionConfig, reconstruct
+    from recon.diffusion.posterior import DiffusionConfig, reconstruct
     from recon.diffusion.samplers import default_sample_batch
 
     cases, compile_s = {}, {}
@@ -65,9 +65,9 @@ def _cases(prior, A, y, noise_std: float, nfe: int, samples: tuple[int, ...],
 
 def _warm_start_case(prior, A, y, noise_std: float, nfe: int):
     """The CLI default: L1-wavelet, then 2 antithetic samples of ``nfe // 2`` NFE warm-started
-    from it (:data:`recon.pipelines.MRI_WARM_START`); one jitted function."""
-    from recon.diffusion.pipeline import DiffusionConfig
-    from recon.pipelines import l1_warm_started_reconstruct
+    from it (:data:`recon.slice_methods.MRI_WARM_START`); one jitted function."""
+    from recon.diffusion.posterior import DiffusionConfig
+    from recon.slice_methods import l1_warm_started_reconstruct
 
     cfg = DiffusionConfig(method="dds", nfe=max(nfe // 2, 1), n_samples=2, noise_std=noise_std)
     exe, seconds = _compiled(

@@ -13,7 +13,7 @@ import logging
 import time
 
 from recon.errors import UserError
-from recon.pipelines import DIFFUSION_METHODS, add_diffusion_options
+from recon.slice_methods import DIFFUSION_METHODS, add_diffusion_options
 
 CLASSICAL = ("fbp",)
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from recon.io.ct_format import read_ct
-    from recon.pipelines import check_finite, diffusion_method, run_in_batches
+    from recon.slice_methods import check_finite, diffusion_method, run_in_batches
 
     data = read_ct(args.input)
     try:

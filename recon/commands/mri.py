@@ -15,7 +15,7 @@ from recon.errors import UserError
 
 def register(sub: argparse._SubParsersAction) -> None:
     from recon.classical_mri import DEFAULTS, METHODS
-    from recon.pipelines import DIFFUSION_METHODS, add_diffusion_options
+    from recon.slice_methods import DIFFUSION_METHODS, add_diffusion_options
 
     p = sub.add_parser(
         "mri",
@@ -161,7 +161,7 @@ def _diffusion(args: argparse.Namespace, ksp, data: dict, calib):
     from operators.mri import sense
     from recon.classical_mri import DEFAULTS
     from recon.coils.espirit import espirit
-    from recon.pipelines import (
+    from recon.slice_methods import (
         MRI_WARM_START,
         coil_support,
         diffusion_method,

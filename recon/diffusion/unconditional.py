@@ -11,7 +11,7 @@ from collections.abc import Callable
 import jax
 
 from recon.diffusion.consistency import DataConsistency
-from recon.diffusion.pipeline import DiffusionConfig, noise_levels
+from recon.diffusion.posterior import DiffusionConfig, noise_levels
 from recon.diffusion.samplers import ddim, initial_noise
 
 

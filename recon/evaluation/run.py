@@ -5,7 +5,7 @@ with and without inserted lesions) is reconstructed by
 
 - MRI (4x): zero-filled RSS (baseline), L1-wavelet (FISTA, :func:`recon.solvers.fista.fista_l1`
   with its default relative weight, as in ``recon demo``), DDS with ``n_samples`` posterior samples
-  warm-started from that L1-wavelet image (:func:`recon.pipelines.l1_warm_started_reconstruct`,
+  warm-started from that L1-wavelet image (:func:`recon.slice_methods.l1_warm_started_reconstruct`,
   as ``recon mri``);
 - CT (30 views): FBP (Hann, frequency scaling 0.65), TV (PDHG, weight 2, 300 iterations,
   non-negative; both as in ``recon demo``), DDS with ``n_samples`` posterior samples;
@@ -103,7 +103,7 @@ class ModalityResult:
 
 def _methods(modality: str, denoiser: Any, nfe: int, n_samples: int, noise_std: float,
              seed: int) -> list[tuple[str, str, Callable]]:
-    from recon.diffusion.pipeline import DiffusionConfig, reconstruct
+    from recon.diffusion.posterior import DiffusionConfig, reconstruct
 
     cfg = DiffusionConfig(method="dds", nfe=nfe, n_samples=n_samples, noise_std=noise_std)
     prior_var = float(denoiser.config.sigma_data) ** 2
@@ -117,7 +117,7 @@ def _methods(modality: str, denoiser: Any, nfe: int, n_samples: int, noise_std: 
         def zero_filled(m):
             return jnp.sqrt(jnp.sum(jnp.abs(ifftc(m.y, (-2, -1))) ** 2, 0))
 
-        from recon.pipelines import coil_support, l1_warm_started_reconstruct
+        from recon.slice_methods import coil_support, l1_warm_started_reconstruct
 
         l1 = jax.jit(lambda A, y: fista_l1(A, y).x)
         # as `recon mri --method dds`: warm-started from L1-wavelet; outside the ESPIRiT support

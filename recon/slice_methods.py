@@ -1,4 +1,5 @@
-"""Reconstruction of a stack of slices by a named method, shared by ``recon mri``/``recon ct``.
+"""Per-slice reconstruction functions built from command-line options, and their runner over
+slice stacks; shared by ``recon mri`` and ``recon ct``.
 
 :func:`diffusion_method` turns command-line options into a per-slice function for the diffusion
 methods (the names are read here, where objects are built, and nowhere else), and
@@ -29,11 +30,11 @@ def l1_warm_started_reconstruct(denoiser: Any, A: Any, y: jax.Array, cfg: Any, k
                                 **l1_options: Any) -> tuple[jax.Array, jax.Array]:
     """What ``recon mri --method dds`` runs by default: the L1-wavelet reconstruction of ``y``
     (:func:`recon.solvers.fista.fista_l1` with ``l1_options``), then
-    :func:`recon.diffusion.pipeline.reconstruct` warm-started from it at ``cfg.start_sigma``
+    :func:`recon.diffusion.posterior.reconstruct` warm-started from it at ``cfg.start_sigma``
     (``None``: :data:`MRI_WARM_START`). Pure JAX (jit/vmap it); returns (mean, std)."""
     import dataclasses
 
-    from recon.diffusion.pipeline import reconstruct
+    from recon.diffusion.posterior import reconstruct
     from recon.solvers.fista import fista_l1
 
     if cfg.start_sigma is None:
@@ -69,10 +70,10 @@ def diffusion_method(args: argparse.Namespace, expects_complex: bool,
 
     With ``start_sigma > 0`` every sample starts from ``warm_start(A, y)`` (a classical estimate,
     pure JAX) noised to that level instead of from pure noise
-    (:mod:`recon.diffusion.pipeline`, warm start).
+    (:mod:`recon.diffusion.posterior`, warm start).
     """
     from models import load_prior
-    from recon.diffusion.pipeline import DiffusionConfig, reconstruct
+    from recon.diffusion.posterior import DiffusionConfig, reconstruct
 
     if start_sigma > 0 and warm_start is None:
         raise ValueError("start_sigma > 0 needs a warm_start estimate")

@@ -1,4 +1,4 @@
-"""The diffusion pipeline on a real multi-coil SENSE operator, with an exact Gaussian prior.
+"""Diffusion posterior reconstruction on a 2-coil SENSE operator, with an exact Gaussian prior.
 
 For ``A`` = 2-coil SENSE with a 1D mask (``A A^H`` is not a projection), DDS with CG run to
 convergence and ``λ = σ_y²/v(σ)`` is the exact posterior denoiser, so its samples must match the
@@ -15,7 +15,7 @@ import pytest
 from models.gaussian import GaussianDenoiser
 from operators.mri import sense
 from recon.diffusion.consistency import standard_noise
-from recon.diffusion.pipeline import DiffusionConfig, build_sampler, reconstruct
+from recon.diffusion.posterior import DiffusionConfig, build_sampler, reconstruct
 from recon.diffusion.samplers import posterior_samples
 
 N, COILS, PRIOR_VAR, NOISE_STD = 8, 2, 0.25, 0.1
@@ -157,7 +157,7 @@ def test_l1_warm_started_reconstruct_is_reconstruct_from_the_l1_image():
     import dataclasses
 
     from recon.evaluation.run import gaussian_prior
-    from recon.pipelines import MRI_WARM_START, l1_warm_started_reconstruct
+    from recon.slice_methods import MRI_WARM_START, l1_warm_started_reconstruct
     from recon.solvers.fista import fista_l1
 
     A, y, _, _, _ = setup()
