@@ -15,6 +15,7 @@ serialisation of the EMA parameters) plus ``config.json`` per prior.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 from typing import Any
@@ -79,7 +80,11 @@ def _norm(v: Any) -> Any:
 
 
 def check_model_config(stored: dict[str, Any], expected: dict[str, Any], where: str) -> None:
-    """Raise :class:`ConfigMismatchError` if two model-config dicts differ."""
+    """Raise :class:`ConfigMismatchError` if two model-config dicts differ (keys a stored config
+    lacks take their defaults, so weights written before a field existed still load)."""
+    # an invalid stored config stays raw: the comparison below reports the differences
+    with contextlib.suppress(TypeError, ValueError):
+        stored = ModelConfig.from_dict(stored).to_dict()
     diffs = _diff(stored, expected)
     if diffs:
         raise ConfigMismatchError(

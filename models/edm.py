@@ -29,7 +29,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from models.stem_unet import StemUNet
 from models.unet import UNet
+
+#: backbones by ``ModelConfig.architecture``: the original U-Net (:mod:`models.unet`) and the
+#: space-to-depth U-Net with bottleneck attention (:mod:`models.stem_unet`)
+ARCHITECTURES = ("unet", "stem-unet")
+COMPUTE_DTYPES = ("float32", "bfloat16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +48,12 @@ class ModelConfig:
     num_res_blocks: int = 1
     emb_dim: int = 128
     sigma_data: float = 0.3
+    architecture: str = "unet"
+    #: ``stem-unet`` only: space-to-depth factor, bottleneck blocks, attention heads (0: none)
+    stem: int = 1
+    mid_blocks: int = 2
+    attention_heads: int = 0
+    dtype: str = "float32"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channel_mults", tuple(int(m) for m in self.channel_mults))
@@ -49,6 +61,23 @@ class ModelConfig:
             raise ValueError(f"invalid network widths in {self}")
         if self.sigma_data <= 0:
             raise ValueError(f"sigma_data must be positive, got {self.sigma_data}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"model.architecture must be one of {list(ARCHITECTURES)}, "
+                             f"got {self.architecture!r}")
+        if self.dtype not in COMPUTE_DTYPES:
+            raise ValueError(f"model.dtype must be one of {list(COMPUTE_DTYPES)}, "
+                             f"got {self.dtype!r}")
+        if self.architecture == "unet" and (self.stem, self.attention_heads,
+                                            self.dtype) != (1, 0, "float32"):
+            raise ValueError("model.stem, model.attention_heads and model.dtype are options of "
+                             "architecture 'stem-unet'; 'unet' takes stem 1, no attention, "
+                             "float32")
+        if self.stem < 1 or self.mid_blocks < 0 or self.attention_heads < 0:
+            raise ValueError(f"invalid stem/mid_blocks/attention_heads in {self}")
+        if self.attention_heads and (self.base_channels * self.channel_mults[-1]) % (
+                self.attention_heads):
+            raise ValueError("the bottleneck width base_channels * channel_mults[-1] must be "
+                             "divisible by model.attention_heads")
 
     @property
     def channels(self) -> int:
@@ -57,7 +86,7 @@ class ModelConfig:
     @property
     def multiple(self) -> int:
         """Spatial sizes the network accepts must be multiples of this."""
-        return 2 ** (len(self.channel_mults) - 1)
+        return self.stem * 2 ** (len(self.channel_mults) - 1)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -75,7 +104,19 @@ class ModelConfig:
         return cls(**d)
 
 
-def build_network(cfg: ModelConfig) -> UNet:
+def build_network(cfg: ModelConfig) -> UNet | StemUNet:
+    if cfg.architecture == "stem-unet":
+        return StemUNet(
+            out_channels=cfg.channels,
+            base_channels=cfg.base_channels,
+            channel_mults=cfg.channel_mults,
+            num_res_blocks=cfg.num_res_blocks,
+            emb_dim=cfg.emb_dim,
+            stem=cfg.stem,
+            mid_blocks=cfg.mid_blocks,
+            attention_heads=cfg.attention_heads,
+            dtype=jnp.dtype(cfg.dtype),
+        )
     return UNet(
         out_channels=cfg.channels,
         base_channels=cfg.base_channels,
@@ -87,7 +128,7 @@ def build_network(cfg: ModelConfig) -> UNet:
 
 def init_params(cfg: ModelConfig, key: jax.Array, size: int = 16) -> Any:
     """Initialise network parameters (shapes do not depend on ``size``); jit-compiled."""
-    return _init_params(cfg, key, size)
+    return _init_params(cfg, key, max(size, cfg.multiple))
 
 
 @functools.partial(jax.jit, static_argnums=(0, 2))
