@@ -16,14 +16,11 @@ from typing import Any
 import jax
 import numpy as np
 
+# names, defaults and the shared options live in a module without JAX (fast start-up)
+from recon.cli_options import DIFFUSION_METHODS as DIFFUSION_METHODS
+from recon.cli_options import MRI_WARM_START as MRI_WARM_START
+from recon.cli_options import add_diffusion_options as add_diffusion_options
 from recon.errors import UserError
-
-DIFFUSION_METHODS = ("dds", "dps", "score-mri")
-#: warm-start level of ``dds`` for MRI (``recon mri --warm-start``, ``recon demo``): sampling
-#: starts from the L1-wavelet estimate noised to this level (prior scale, image level 0.5),
-#: chosen on the validation slices of ``experiments/eval_diffusion.py mri --data real``
-#: (0.1/0.25/0.5/1 or from noise, BENCHMARKS.md)
-MRI_WARM_START = 0.25
 
 
 def l1_warm_started_reconstruct(denoiser: Any, A: Any, y: jax.Array, cfg: Any, key: jax.Array,
@@ -41,27 +38,6 @@ def l1_warm_started_reconstruct(denoiser: Any, A: Any, y: jax.Array, cfg: Any, k
         cfg = dataclasses.replace(cfg, start_sigma=MRI_WARM_START)
     return reconstruct(denoiser, A, y, cfg, key, prior_var=float(denoiser.config.sigma_data) ** 2,
                        x_start=fista_l1(A, y, **l1_options).x)
-
-
-def add_diffusion_options(p: argparse.ArgumentParser, default_prior: str,
-                          batch_option: bool = True) -> None:
-    g = p.add_argument_group("diffusion methods (dds, dps, score-mri)")
-    g.add_argument("--prior", default=default_prior,
-                   help=f"shipped prior name (default {default_prior})")
-    g.add_argument("--nfe", type=int, default=25,
-                   help="network evaluations per sample (default 25)")
-    g.add_argument("--samples", type=int, default=2,
-                   help="posterior samples K, drawn as antithetic pairs when K is even; the "
-                        "output is their mean and, for K > 1, reconstruction_std (default 2: "
-                        "50 network evaluations in all, which beat one sample of 50 by 1.3 dB "
-                        "in BENCHMARKS.md)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    g.add_argument("--noise-std", type=float, default=None,
-                   help="measurement noise std per real component, in data units "
-                        "(default: unknown; DDS then uses unregularised CG steps)")
-    if batch_option:
-        g.add_argument("--batch", type=int, default=0,
-                       help="slices per batch (default: number of devices)")
 
 
 def diffusion_method(args: argparse.Namespace, expects_complex: bool,
