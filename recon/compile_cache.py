@@ -20,6 +20,7 @@ import os
 import pathlib
 import sys
 
+
 def cache_dir() -> pathlib.Path:
     """The folder of this project's caches (see the module docstring)."""
     if os.environ.get("RECON_CACHE_DIR"):

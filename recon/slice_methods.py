@@ -99,19 +99,27 @@ def run_in_batches(
 def estimate_noise_std(kspace: np.ndarray, mask: np.ndarray, fraction: float = 0.125) -> float:
     """Noise standard deviation per real component from the k-space periphery.
 
-    Uses the sampled samples in the outer ``fraction`` of both the readout (second to last) and
-    the phase-encode (last) axis, where an MR image has little signal, and the median of the
-    magnitudes: for complex white noise of std ``σ`` per component the magnitude is Rayleigh
-    distributed with median ``σ sqrt(2 ln 2)``. Signal in the periphery biases it upwards.
+    Uses the sampled positions (``mask`` ``(W,)`` or ``(H, W)``) in the outer ``fraction`` of
+    both the readout (second to last) and the phase-encode (last) axis, where an MR image has
+    little signal (without sampled positions there: the sampled positions of the outer readout
+    rows), and the median of the magnitudes: for complex white noise of std ``σ`` per component
+    the magnitude is Rayleigh distributed with median ``σ sqrt(2 ln 2)``. Signal in the
+    periphery biases it upwards.
     """
     k = np.asarray(kspace)
     h, w = k.shape[-2:]
-    rows = np.r_[0 : max(1, int(fraction * h)), h - max(1, int(fraction * h)) : h]
-    cols = np.flatnonzero(np.asarray(mask).reshape(w))
-    cols = cols[(cols < fraction * w) | (cols >= (1 - fraction) * w)]
-    if cols.size == 0:
-        cols = np.flatnonzero(np.asarray(mask).reshape(w))
-    corner = np.abs(k[..., rows, :][..., cols])
+    m = np.asarray(mask) != 0
+    sampled = np.broadcast_to(m.reshape(w) if m.size == w else m.reshape(h, w), (h, w))
+    rows = np.zeros(h, bool)
+    rows[: max(1, int(fraction * h))] = True
+    rows[h - max(1, int(fraction * h)) :] = True
+    cols = (np.arange(w) < fraction * w) | (np.arange(w) >= (1 - fraction) * w)
+    sel = sampled & rows[:, None] & cols[None, :]
+    if not sel.any():
+        sel = sampled & rows[:, None]
+    if not sel.any():
+        sel = sampled
+    corner = np.abs(k[..., sel])
     return float(np.median(corner) / np.sqrt(2 * np.log(2)))
 
 
