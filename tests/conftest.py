@@ -17,6 +17,6 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ["RECON_CACHE_DIR"] = tempfile.mkdtemp(prefix="recon-test-cache-")
 atexit.register(shutil.rmtree, os.environ["RECON_CACHE_DIR"], ignore_errors=True)
 
-import jax
+import jax  # noqa: E402  (after the environment above)
 
 jax.config.update("jax_enable_x64", True)
