@@ -115,6 +115,10 @@ def check_options(args: argparse.Namespace) -> None:
         raise UserError(f"--warm-start must be a finite noise level >= 0, got {args.warm_start}")
     if args.batch is not None and args.batch < 1:
         raise UserError(f"--batch must be >= 1, got {args.batch}")
+    for name in ("nfe", "samples"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise UserError(f"--{name} must be >= 1, got {value}")
 
 
 def output_shape(data: dict, orientation: str = "fastmri") -> tuple[int, int]:
