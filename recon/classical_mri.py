@@ -22,13 +22,14 @@ a batch is one XLA computation, not a Python loop over slices; a progress callba
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from operators.mri import sense
+from recon import aot
 
 # names and defaults live in a module without JAX, so the command line starts fast
 from recon.cli_options import DEFAULTS as DEFAULTS
@@ -36,8 +37,6 @@ from recon.cli_options import METHODS as METHODS
 from recon.coils.espirit import espirit
 from recon.image_grid import centre_crop as centre_crop
 from recon.sampling import calibration_region
-from recon.solvers.cg import cg_sense
-from recon.solvers.fista import fista_l1
 from recon.zero_filled import zero_filled_rss
 
 
@@ -57,6 +56,11 @@ def _tv_solver() -> Callable:
 
 def _solve_one(method: str, ksp: jax.Array, maps: jax.Array, mask: np.ndarray, lam: float,
                iters: int) -> jax.Array:
+    # imported here: a run whose programs are all in recon.aot's cache never needs them
+    from operators.mri import sense
+    from recon.solvers.cg import cg_sense
+    from recon.solvers.fista import fista_l1
+
     A = sense(maps, mask)
     y = ksp * jnp.asarray(mask, jnp.real(ksp).dtype)
     if method == "cg-sense":
@@ -149,10 +153,15 @@ def reconstruct(
             img = zero_filled_rss(kspace[start:stop])
         else:
             kb = jnp.asarray(kspace[take], jnp.complex64)
-            maps = espirit(jnp.asarray(calib[take], jnp.complex64), region, kernel_width=kernel)
-            solver = _batched(method, mask.tobytes(), mask.shape, float(opts["lam"]),
-                              int(opts["iters"]))
-            img = jnp.abs(solver(kb, maps))
+            # through recon.aot: a second run of the same shapes skips tracing and lowering
+            maps = aot.call("espirit", lambda: functools.partial(
+                espirit, calib_shape=region, kernel_width=kernel),
+                jnp.asarray(calib[take], jnp.complex64), static=(region, kernel))
+            static = (method, hashlib.sha256(mask.tobytes()).hexdigest(), mask.shape,
+                      float(opts["lam"]), int(opts["iters"]))
+            img = jnp.abs(aot.call(f"mri-{method}", lambda: _batched(
+                method, mask.tobytes(), mask.shape, float(opts["lam"]), int(opts["iters"])),
+                kb, maps, static=static))
         out[start:stop] = np.asarray(img, np.float32)[: stop - start]
         if progress is not None:
             progress(stop - start)

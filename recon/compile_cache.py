@@ -1,7 +1,8 @@
 """JAX's persistent compilation cache in the user's cache folder, on by default.
 
 A second run with the same shapes loads the compiled XLA executables from disk instead of
-compiling them again (https://docs.jax.dev/en/latest/persistent_compilation_cache.html).
+compiling them again (https://docs.jax.dev/en/latest/persistent_compilation_cache.html); the
+traced programs themselves are kept by :mod:`recon.aot` in the ``exported`` subfolder.
 
 Folder: ``$RECON_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/recon-engine``, else
 ``~/.cache/recon-engine`` (the XDG base-directory convention); the executables go to its ``jax``
@@ -30,7 +31,11 @@ def cache_dir() -> pathlib.Path:
 
 
 def configure(enabled: bool = True) -> None:
-    """Point JAX's persistent compilation cache at :func:`cache_dir` (or switch it off)."""
+    """Point JAX's persistent compilation cache at :func:`cache_dir` (or switch it off), and
+    with it the exported programs of :mod:`recon.aot`."""
+    from recon import aot
+
+    aot.enable(cache_dir() / "exported" if enabled else None)
     settings: dict[str, object]
     if enabled:
         folder = cache_dir() / "jax"
