@@ -147,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
                         "ratio_to_bart": {k: med[k] / med["BART"] for k in med},
                         "psnr": psnrs(work, method, target)})
         print(json.dumps(results[-1]), flush=True)
-    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores "
-               f"(pinned to one), Python {platform.python_version()}, "
-               f"{subprocess.run(['bart', 'version'], capture_output=True, text=True).stdout.strip()}")
+    bart_version = subprocess.run(["bart", "version"], capture_output=True, text=True).stdout
+    machine = (f"{cpu_name()}, {os.cpu_count()} cores (pinned to one), Python "
+               f"{platform.python_version()}, jax {jax_version()}, BART {bart_version.strip()}")
     pathlib.Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(args.json).write_text(json.dumps({"machine": machine, "size": args.size,
                                                    "rounds": args.rounds, "results": results},
@@ -160,6 +160,22 @@ def main(argv: list[str] | None = None) -> int:
         replace_section(pathlib.Path(args.markdown), table)
     shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def cpu_name() -> str:
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def jax_version() -> str:
+    import jax
+
+    return jax.__version__
 
 
 def markdown(results: list[dict], machine: str, args) -> str:
