@@ -171,12 +171,23 @@ def load_weights(
     d = pathlib.Path(directory)
     if not (d / "config.json").is_file() or not (d / "params.msgpack").is_file():
         raise FileNotFoundError(f"{d} does not hold config.json and params.msgpack")
-    cfg_dict = json.loads((d / "config.json").read_text())["model"]
+    try:
+        cfg_dict = json.loads((d / "config.json").read_text())["model"]
+        if not isinstance(cfg_dict, dict):
+            raise TypeError("'model' is not an object")
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{d / 'config.json'}: expected a JSON object with a 'model' object "
+                         f"(the network configuration), found an unreadable file ({err})"
+                         ) from None
     if expected is not None:
         check_model_config(cfg_dict, expected.to_dict(), str(d))
     cfg = ModelConfig.from_dict(cfg_dict)
     target = jax.eval_shape(lambda: init_params(cfg, jax.random.key(0)))
-    raw = serialization.msgpack_restore((d / "params.msgpack").read_bytes())
+    try:
+        raw = serialization.msgpack_restore((d / "params.msgpack").read_bytes())
+    except Exception as err:  # msgpack raises its own ValueError subclasses and others
+        raise ValueError(f"{d / 'params.msgpack'}: cannot read the weights (truncated, or not "
+                         f"a flax msgpack file: {err})") from None
     _check_shapes(raw, target, str(d))
     params = jax.tree.map(lambda a: jax.numpy.asarray(a, jax.numpy.float32), raw)
     return cfg, params

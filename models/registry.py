@@ -39,7 +39,7 @@ def load_prior(name: str) -> EDMDenoiser:
     ``ct-ellipses`` takes real images in about [0, 1]. Any size works (fully convolutional).
     """
     if name not in PRIORS:
-        raise ValueError(f"unknown prior {name!r}; available: {sorted(PRIORS)}")
+        raise ValueError(f"unknown prior '{name}'; available: {', '.join(sorted(PRIORS))}")
     d = weights_dir() / name
     if not (d / "params.msgpack").is_file():
         raise FileNotFoundError(

@@ -1,6 +1,7 @@
 """Classical multi-coil MRI reconstruction of a volume: ESPIRiT maps + SENSE-model solvers.
 
-For k-space ``(slices, C, H, W)`` with a 1-D phase-encode mask ``(W,)`` (fastMRI layout):
+For k-space ``(slices, C, H, W)`` with a 1-D phase-encode mask ``(W,)`` (fastMRI layout) or a 2D
+mask ``(H, W)`` (:mod:`recon.sampling`):
 
 - ``zero-filled``: root-sum-of-squares of the coil images of the zero-filled k-space (fastMRI's
   baseline); no coil maps.
@@ -10,8 +11,8 @@ For k-space ``(slices, C, H, W)`` with a 1-D phase-encode mask ``(W,)`` (fastMRI
 - ``tv``: total variation by PDHG (:mod:`recon.solvers.pdhg`, when available);
 
 with ``A = operators.mri.sense(maps, mask)`` and ``maps`` from ESPIRiT (:mod:`recon.coils`)
-calibrated on the centre lines. ESPIRiT maps have unit root-sum-of-squares where the coils see
-signal, so ``|x|`` is on fastMRI's intensity scale (the RSS of the coil images under the
+calibrated on the fully sampled centre. ESPIRiT maps have unit root-sum-of-squares where the
+coils see signal, so ``|x|`` is on fastMRI's intensity scale (the RSS of the coil images under the
 orthonormal inverse FFT, DESIGN.md).
 
 Slices are processed in batches by one jitted, vmapped function per (method, mask, batch shape):
@@ -21,28 +22,22 @@ a batch is one XLA computation, not a Python loop over slices; a progress callba
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from operators.fft import ifftc
-from operators.mri import sense
-from recon.coils.espirit import espirit
-from recon.solvers.cg import cg_sense
-from recon.solvers.fista import fista_l1
+from recon import aot
 
-METHODS = ("zero-filled", "cg-sense", "l1-wavelet", "tv")
-#: library defaults; lam is relative (see each solver), chosen by a sweep on MNI slice 75 (a
-#: tuning slice of experiments/eval_classical_mri.py, never on its test slices)
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "zero-filled": {},
-    "cg-sense": {"lam": 1e-3, "iters": 50},
-    "l1-wavelet": {"lam": 4e-4, "iters": 100},
-    "tv": {"lam": 8e-3, "iters": 100},
-}
+# names and defaults live in a module without JAX, so the command line starts fast
+from recon.cli_options import DEFAULTS as DEFAULTS
+from recon.cli_options import METHODS as METHODS
+from recon.coils.espirit import espirit
+from recon.image_grid import centre_crop as centre_crop
+from recon.sampling import calibration_region
+from recon.zero_filled import zero_filled_rss
 
 
 def rss(coil_images: jax.Array, axis: int = 0) -> jax.Array:
@@ -61,6 +56,11 @@ def _tv_solver() -> Callable:
 
 def _solve_one(method: str, ksp: jax.Array, maps: jax.Array, mask: np.ndarray, lam: float,
                iters: int) -> jax.Array:
+    # imported here: a run whose programs are all in recon.aot's cache never needs them
+    from operators.mri import sense
+    from recon.solvers.cg import cg_sense
+    from recon.solvers.fista import fista_l1
+
     A = sense(maps, mask)
     y = ksp * jnp.asarray(mask, jnp.real(ksp).dtype)
     if method == "cg-sense":
@@ -80,15 +80,21 @@ def _tv(A, y, lam, iters):
 
 
 @functools.lru_cache(maxsize=8)
-def _batched(method: str, mask_bytes: bytes, width: int, lam: float, iters: int) -> Callable:
-    mask = np.frombuffer(mask_bytes, np.float32).reshape(width)
+def _batched(method: str, mask_bytes: bytes, shape: tuple[int, ...], lam: float, iters: int
+             ) -> Callable:
+    mask = np.frombuffer(mask_bytes, np.float32).reshape(shape)
     fn = functools.partial(_solve_one, method, mask=mask, lam=lam, iters=iters)
     return jax.jit(jax.vmap(lambda k, m: fn(k, m)))
 
 
-@jax.jit
-def _zero_filled(ksp: jax.Array) -> jax.Array:
-    return rss(ifftc(ksp, axes=(-2, -1)), axis=1)
+def _as_mask(mask: np.ndarray, h: int, w: int) -> np.ndarray:
+    """A sampling mask as ``(W,)`` (phase-encode lines) or ``(H, W)`` float32."""
+    mask = np.asarray(mask, np.float32)
+    if mask.size == w:
+        return mask.reshape(w)
+    if mask.size == h * w:
+        return mask.reshape(h, w)
+    raise ValueError(f"mask of shape {mask.shape} fits neither ({w},) nor ({h}, {w})")
 
 
 def reconstruct(
@@ -106,12 +112,14 @@ def reconstruct(
     """Magnitude images ``(slices, H, W)`` float32 from k-space ``(slices, C, H, W)``.
 
     Args:
-        kspace: complex, zeros at unsampled lines; phase encode last.
-        mask: ``(W,)`` sampled lines.
+        kspace: complex, zeros at unsampled positions; phase encode last.
+        mask: ``(W,)`` sampled phase-encode lines, or an ``(H, W)`` 2D mask (Poisson-disc,
+            random, readout undersampling: :mod:`recon.sampling`).
         method: one of :data:`METHODS`.
         lam, iters: solver options (``None``: :data:`DEFAULTS`; ``lam`` is relative).
-        calib, calib_mask: k-space and line mask to calibrate the coil maps on (ISMRMRD files
-            with separate ACS lines); default the data itself.
+        calib, calib_mask: k-space and mask to calibrate the coil maps on (ISMRMRD files
+            with separate ACS lines); default the data itself. ESPIRiT calibrates on the
+            largest fully sampled centred block (:func:`recon.sampling.calibration_region`).
         batch: slices per vmapped batch (default: from the memory ESPIRiT needs).
         progress: called with the number of slices finished after every batch.
     """
@@ -121,7 +129,7 @@ def reconstruct(
     if kspace.ndim != 4:
         raise ValueError(f"expected k-space (slices, coils, H, W), got shape {kspace.shape}")
     ns, nc, h, w = kspace.shape
-    mask = np.asarray(mask, np.float32).reshape(w)
+    mask = _as_mask(mask, h, w)
     opts = {**DEFAULTS[method]}
     if lam is not None:
         opts["lam"] = float(lam)
@@ -133,32 +141,30 @@ def reconstruct(
         per_slice = h * w * nc * nc * 8 * 4  # the ESPIRiT matrix field and its temporaries
         batch = int(max(1, min(ns, (1 << 29) // max(per_slice, 1))))
     calib = kspace if calib is None else np.asarray(calib)
-    cmask = mask if calib_mask is None else np.asarray(calib_mask, np.float32).reshape(w)
+    cmask = mask if calib_mask is None else _as_mask(calib_mask, h, w)
+    if method != "zero-filled":
+        region, kernel = calibration_region(cmask, (h, w), nc)
     out = np.zeros((ns, h, w), np.float32)
     for start in range(0, ns, batch):
         stop = min(ns, start + batch)
         # pad the last batch with copies of its last slice: one compiled shape per volume
         take = np.minimum(np.arange(start, start + batch), stop - 1)
-        kb = jnp.asarray(kspace[take], jnp.complex64)
         if method == "zero-filled":
-            img = _zero_filled(kb)
+            img = zero_filled_rss(kspace[start:stop])
         else:
-            maps = espirit(jnp.asarray(calib[take], jnp.complex64), mask=cmask)
-            solver = _batched(method, mask.tobytes(), w, float(opts["lam"]), int(opts["iters"]))
-            img = jnp.abs(solver(kb, maps))
+            kb = jnp.asarray(kspace[take], jnp.complex64)
+            # through recon.aot: a second run of the same shapes skips tracing and lowering
+            maps = aot.call("espirit", lambda: functools.partial(
+                espirit, calib_shape=region, kernel_width=kernel),
+                jnp.asarray(calib[take], jnp.complex64), static=(region, kernel))
+            static = (method, hashlib.sha256(mask.tobytes()).hexdigest(), mask.shape,
+                      float(opts["lam"]), int(opts["iters"]))
+            img = jnp.abs(aot.call(f"mri-{method}", lambda: _batched(
+                method, mask.tobytes(), mask.shape, float(opts["lam"]), int(opts["iters"])),
+                kb, maps, static=static))
         out[start:stop] = np.asarray(img, np.float32)[: stop - start]
         if progress is not None:
             progress(stop - start)
     if not np.isfinite(out).all():
         raise ValueError("the reconstruction produced NaN or Inf (check the input scaling)")
     return out
-
-
-def centre_crop(images: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Centre crop of the last two axes (fastMRI's ``center_crop`` convention)."""
-    h, w = images.shape[-2:]
-    ch, cw = shape
-    if ch > h or cw > w or ch < 1 or cw < 1:
-        raise ValueError(f"crop {ch}x{cw} does not fit the image {h}x{w}")
-    sh, sw = (h - ch) // 2, (w - cw) // 2
-    return images[..., sh : sh + ch, sw : sw + cw]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
 from recon.errors import UserError
@@ -25,8 +24,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="MRI and CT reconstruction with JAX operators, classical solvers and "
         "diffusion priors.",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="-v: progress and timings of every stage; -vv: also the debug "
+                             "logs of the libraries (JAX, orbax, ...)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="errors only: no progress bars, no 'wrote' lines")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="do not use JAX's persistent compilation cache (default: on, in "
+                             "$XDG_CACHE_HOME/recon-engine or ~/.cache/recon-engine; "
+                             "RECON_CACHE_DIR overrides the folder)")
+    parser.add_argument("--max-memory", default=None, metavar="SIZE",
+                        help="refuse inputs whose arrays need more memory than SIZE, e.g. 8G "
+                             "or 500M, checked before anything is read (default: half the RAM)")
     parser.add_argument(
         "--device", choices=("auto", "cpu", "gpu", "tpu"), default="auto",
         help="JAX platform to run on (default auto: the first of tpu, gpu, cpu present)",
@@ -39,12 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from recon import compile_cache, console
+    from recon.io import budget
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.ERROR if args.quiet else (logging.DEBUG if args.verbose else logging.INFO)
-    logging.basicConfig(level=level, format="%(message)s")
-    # JAX logs a warning for every accelerator plugin it cannot find; not the user's concern.
-    logging.getLogger("jax._src.xla_bridge").setLevel(logging.ERROR)
+    console.configure(args.verbose, args.quiet)
+    compile_cache.configure(enabled=not args.no_cache)
+    try:
+        budget.set_budget(None if args.max_memory is None else budget.parse_size(args.max_memory))
+    except UserError as err:
+        print(f"recon: error: {err}", file=sys.stderr)
+        return 2
     if args.device != "auto":
         import jax
 

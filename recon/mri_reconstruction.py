@@ -7,19 +7,24 @@ to test. ``options`` is an ``argparse.Namespace`` with the option names of ``rec
 fills it from the same parser).
 
 The raw-data dictionary holds ``format``, ``kspace`` ``(slices, coils, H, W)`` complex64, ``mask``
-(sampling mask, broadcastable to ``(H, W)``; phase encode last), ``calib`` (calibration k-space of
-the same shape, or ``None`` to calibrate from ``kspace``), ``calib_mask`` and ``prewhitened``.
+(sampling mask ``(W,)`` or ``(H, W)``; phase encode last), ``calib`` (calibration k-space of
+the same shape, or ``None`` to calibrate from ``kspace``), ``calib_mask``, ``prewhitened``,
+``pattern`` (:class:`recon.sampling.SamplingPattern`), ``recon_pe`` (ISMRMRD ``reconSpace`` y:
+the output's phase-encode length, or ``None``) and ``report`` (what was combined, for people).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import pathlib
 
 import numpy as np
 
 from recon.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -34,35 +39,69 @@ class MRIResult:
     kspace_shape: tuple[int, ...]
 
 
-def load_raw(path: pathlib.Path, fmt: str) -> dict:
-    """Read ``path`` as fastMRI or ISMRMRD and apply the raw-data pre-processing."""
+def load_raw(path: pathlib.Path, fmt: str, *, single_coil: bool = False,
+             encoding: int | None = None, repetitions: str = "mean") -> dict:
+    """Read ``path`` as fastMRI or ISMRMRD, apply the raw-data pre-processing and detect the
+    sampling pattern (:mod:`recon.sampling`).
+
+    ``single_coil``: read a 3-D fastMRI ``kspace`` as ``(slices, H, W)``; ``encoding``,
+    ``repetitions``: ISMRMRD only (:func:`recon.io.ismrmrd.read_ismrmrd`). What was read,
+    detected and combined is logged at info level (stderr at normal verbosity).
+    """
     from recon import preprocess
+    from recon.image_grid import fit_length
     from recon.io.fastmri import read_fastmri
     from recon.io.ismrmrd import is_ismrmrd, read_ismrmrd
+    from recon.sampling import detect, sampled_positions
 
     if fmt == "auto":
         fmt = "ismrmrd" if is_ismrmrd(path) else "fastmri"
+    report: list[str] = []
+    recon_pe = None
     if fmt == "fastmri":
-        d = read_fastmri(path)
-        return {"format": fmt, "kspace": d.kspace, "mask": d.mask, "calib": None,
-                "calib_mask": None, "prewhitened": False}
-    d = read_ismrmrd(path)
-    ksp, calib = d.kspace, d.calib
-    whitened = False
-    if d.noise is not None:
-        try:
-            w = preprocess.whitening_matrix(d.noise)
-        except ValueError as err:
-            raise UserError(f"{path}: noise scan: {err}") from None
-        ksp = np.einsum("ij,sj...->si...", w, ksp).astype(np.complex64)
-        calib = np.einsum("ij,sj...->si...", w, calib).astype(np.complex64)
-        whitened = True
-    if d.oversampling > 1:
-        ksp = preprocess.remove_readout_oversampling(ksp, d.oversampling, axis=-2)
-        calib = preprocess.remove_readout_oversampling(calib, d.oversampling, axis=-2)
-    cmask = np.any(calib != 0, axis=(0, 1, 2)).astype(np.float32)
-    return {"format": fmt, "kspace": ksp, "mask": d.mask, "calib": calib, "calib_mask": cmask,
-            "prewhitened": whitened}
+        d = read_fastmri(path, single_coil=single_coil)
+        ksp, calib, cmask, whitened = d.kspace, None, None, False
+    else:
+        d = read_ismrmrd(path, encoding=encoding, repetitions=repetitions)
+        ksp, calib = d.kspace, d.calib
+        report += d.report
+        whitened = False
+        if d.noise is not None:
+            try:
+                w = preprocess.whitening_matrix(d.noise)
+            except ValueError as err:
+                raise UserError(f"{path}: noise scan: {err}") from None
+            ksp = np.einsum("ij,sj...->si...", w, ksp).astype(np.complex64)
+            calib = np.einsum("ij,sj...->si...", w, calib).astype(np.complex64)
+            whitened = True
+        if d.oversampling > 1:
+            ksp = preprocess.remove_readout_oversampling(ksp, d.oversampling, axis=-2)
+            calib = preprocess.remove_readout_oversampling(calib, d.oversampling, axis=-2)
+            report.append(f"readout oversampling {d.oversampling} removed "
+                          f"(encodedSpace x {d.encoded_matrix[0]}, reconSpace x "
+                          f"{d.recon_matrix[0]})")
+        cmask = np.any(calib != 0, axis=(0, 1, 2)).astype(np.float32)
+        recon_pe = d.recon_matrix[1]
+    pattern = detect(sampled_positions(ksp, str(path)))
+    mask = pattern.mask
+    if recon_pe is not None and recon_pe > ksp.shape[-1]:
+        # reduced phase resolution: zero-fill k-space to reconSpace y (unmeasured lines)
+        report.append(f"phase-encode k-space zero-padded from encodedSpace y {ksp.shape[-1]} to "
+                      f"reconSpace y {recon_pe}")
+        ksp, calib = fit_length(ksp, recon_pe), fit_length(calib, recon_pe)
+        mask, cmask = fit_length(mask, recon_pe), fit_length(cmask, recon_pe)
+    elif recon_pe is not None and recon_pe < ksp.shape[-1]:
+        report.append(f"phase-encode field of view cropped from encodedSpace y {ksp.shape[-1]} "
+                      f"to reconSpace y {recon_pe} after reconstruction")
+    ns, nc, h, w = ksp.shape
+    log.info("%s: %s, %d slice(s) x %d coil(s) x %dx%d; sampling %s", path,
+             "ISMRMRD" if fmt == "ismrmrd" else "fastMRI layout", ns, nc, h, w,
+             pattern.describe())
+    for line in report:
+        log.info("%s: %s", path, line)
+    return {"format": fmt, "kspace": ksp, "mask": mask, "calib": calib, "calib_mask": cmask,
+            "prewhitened": whitened, "pattern": pattern, "recon_pe": recon_pe,
+            "report": report}
 
 
 def check_options(args: argparse.Namespace) -> None:
@@ -76,20 +115,37 @@ def check_options(args: argparse.Namespace) -> None:
         raise UserError(f"--warm-start must be a finite noise level >= 0, got {args.warm_start}")
     if args.batch is not None and args.batch < 1:
         raise UserError(f"--batch must be >= 1, got {args.batch}")
+    for name in ("nfe", "samples"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise UserError(f"--{name} must be >= 1, got {value}")
+
+
+def output_shape(data: dict, orientation: str = "fastmri") -> tuple[int, int]:
+    """``(rows, columns)`` of the images :func:`reconstruct_raw` returns before ``--crop``."""
+    h, w = data["kspace"].shape[-2:]
+    if data.get("recon_pe") is not None:
+        w = data["recon_pe"]
+    return (h, w) if orientation == "fastmri" else (w, h)
 
 
 def reconstruct_raw(data: dict, args: argparse.Namespace, source: str,
                     crop: tuple[int, int] | None = None, progress=None) -> MRIResult:
     """Reconstruct every slice of ``data`` with ``args.method``; centre-crop to ``crop``.
 
-    ``source`` names the input in error messages; ``progress(n)`` is called as slices finish
-    (classical methods).
+    The images are fitted to ISMRMRD's ``reconSpace`` y (``data["recon_pe"]``), turned to
+    ``args.orientation`` (``fastmri``, the default, or ``ismrmrd``: :mod:`recon.image_grid`),
+    then centre-cropped to ``crop`` (rows x columns of the output). ``source`` names the input
+    in error messages; ``progress(n)`` is called as slices finish (classical methods).
     """
     from recon import preprocess
-    from recon.classical_mri import DEFAULTS, centre_crop, reconstruct
+    from recon.cli_options import DEFAULTS
+    from recon.console import timed
+    from recon.image_grid import centre_crop, fit_length, orient
 
+    orientation = getattr(args, "orientation", None) or "fastmri"
     ksp, calib = data["kspace"], data["calib"]
-    _ns, nc, h, w = ksp.shape
+    nc = ksp.shape[1]
     if args.coils is not None:
         if not 1 <= args.coils <= nc:
             raise UserError(f"{source}: --coils must be between 1 and {nc} (the file's coil "
@@ -98,29 +154,47 @@ def reconstruct_raw(data: dict, args: argparse.Namespace, source: str,
         ksp = np.einsum("ij,sj...->si...", a, ksp).astype(np.complex64)
         if calib is not None:
             calib = np.einsum("ij,sj...->si...", a, calib).astype(np.complex64)
-    if crop is not None and (crop[0] > h or crop[1] > w):
-        raise UserError(f"{source}: --crop {crop[0]}x{crop[1]} is larger than the image {h}x{w}")
-    if args.method not in DEFAULTS:  # a diffusion method
-        images, std, opts = _diffusion(args, ksp, data, calib, source)
-    else:
-        opts = {**DEFAULTS[args.method]}
-        if args.lam is not None:
-            opts["lam"] = args.lam
-        if args.iters is not None:
-            opts["iters"] = args.iters
-        try:
-            images = reconstruct(ksp, data["mask"], args.method, lam=opts.get("lam"),
-                                 iters=opts.get("iters"), calib=calib,
-                                 calib_mask=data["calib_mask"], batch=args.batch,
-                                 progress=progress)
-        except ValueError as err:
-            raise UserError(f"{source}: {err}") from None
-        std = None
+    oh, ow = output_shape(data, orientation)
+    if crop is not None and (crop[0] > oh or crop[1] > ow):
+        raise UserError(f"{source}: --crop {crop[0]}x{crop[1]} is larger than the image "
+                        f"{oh}x{ow}")
+    with timed(f"{source}: {args.method} reconstruction"):
+        if args.method not in DEFAULTS:  # a diffusion method
+            images, std, opts = _diffusion(args, ksp, data, calib, source)
+        elif args.method == "zero-filled":  # NumPy only: no JAX start-up for the baseline
+            from recon.zero_filled import zero_filled_rss
+
+            images, std, opts = zero_filled_rss(ksp), None, {}
+            if progress is not None:
+                progress(ksp.shape[0])
+        else:
+            from recon.classical_mri import reconstruct
+
+            opts = {**DEFAULTS[args.method]}
+            if args.lam is not None:
+                opts["lam"] = args.lam
+            if args.iters is not None:
+                opts["iters"] = args.iters
+            try:
+                images = reconstruct(ksp, data["mask"], args.method, lam=opts.get("lam"),
+                                     iters=opts.get("iters"), calib=calib,
+                                     calib_mask=data["calib_mask"], batch=args.batch,
+                                     progress=progress)
+            except ValueError as err:
+                raise UserError(f"{source}: {err}") from None
+            std = None
+    images = np.asarray(images, np.float32)
+    std = None if std is None else np.asarray(std, np.float32)
+    if data.get("recon_pe") is not None and data["recon_pe"] < images.shape[-1]:
+        images = fit_length(images, data["recon_pe"])
+        std = None if std is None else fit_length(std, data["recon_pe"])
+    images = orient(images, orientation)
+    std = None if std is None else orient(std, orientation)
     if crop is not None:
         images = centre_crop(images, crop)
         std = None if std is None else centre_crop(std, crop)
-    return MRIResult(np.asarray(images, np.float32),
-                     None if std is None else np.asarray(std, np.float32), opts, ksp.shape)
+    return MRIResult(np.ascontiguousarray(images),
+                     None if std is None else np.ascontiguousarray(std), opts, ksp.shape)
 
 
 def _diffusion(args: argparse.Namespace, ksp, data: dict, calib, source: str):
@@ -129,8 +203,9 @@ def _diffusion(args: argparse.Namespace, ksp, data: dict, calib, source: str):
     import jax.numpy as jnp
 
     from operators.mri import sense
-    from recon.classical_mri import DEFAULTS
+    from recon.cli_options import DEFAULTS
     from recon.coils.espirit import espirit
+    from recon.sampling import calibration_region
     from recon.slice_methods import (
         MRI_WARM_START,
         coil_support,
@@ -140,8 +215,8 @@ def _diffusion(args: argparse.Namespace, ksp, data: dict, calib, source: str):
     )
     from recon.solvers.fista import fista_l1
 
-    ns, w = ksp.shape[0], ksp.shape[-1]
-    mask = np.asarray(data["mask"], np.float32).reshape(w)
+    ns, nc, h, w = ksp.shape
+    mask = np.asarray(data["mask"], np.float32)
     noise_std = args.noise_std
     if noise_std is None:
         noise_std = estimate_noise_std(ksp, mask)
@@ -160,7 +235,9 @@ def _diffusion(args: argparse.Namespace, ksp, data: dict, calib, source: str):
     cmask = mask if data["calib_mask"] is None else data["calib_mask"]
     calib = ksp if calib is None else calib
     try:
-        maps = np.asarray(espirit(jnp.asarray(calib, jnp.complex64), mask=cmask))
+        region, kernel = calibration_region(cmask, (h, w), nc)
+        maps = np.asarray(espirit(jnp.asarray(calib, jnp.complex64), region,
+                                  kernel_width=kernel))
     except ValueError as err:
         raise UserError(f"{source}: {err}") from None
     keys = jax.random.split(jax.random.PRNGKey(args.seed), ns)

@@ -16,14 +16,11 @@ from typing import Any
 import jax
 import numpy as np
 
+# names, defaults and the shared options live in a module without JAX (fast start-up)
+from recon.cli_options import DIFFUSION_METHODS as DIFFUSION_METHODS
+from recon.cli_options import MRI_WARM_START as MRI_WARM_START
+from recon.cli_options import add_diffusion_options as add_diffusion_options
 from recon.errors import UserError
-
-DIFFUSION_METHODS = ("dds", "dps", "score-mri")
-#: warm-start level of ``dds`` for MRI (``recon mri --warm-start``, ``recon demo``): sampling
-#: starts from the L1-wavelet estimate noised to this level (prior scale, image level 0.5),
-#: chosen on the validation slices of ``experiments/eval_diffusion.py mri --data real``
-#: (0.1/0.25/0.5/1 or from noise, BENCHMARKS.md)
-MRI_WARM_START = 0.25
 
 
 def l1_warm_started_reconstruct(denoiser: Any, A: Any, y: jax.Array, cfg: Any, key: jax.Array,
@@ -41,27 +38,6 @@ def l1_warm_started_reconstruct(denoiser: Any, A: Any, y: jax.Array, cfg: Any, k
         cfg = dataclasses.replace(cfg, start_sigma=MRI_WARM_START)
     return reconstruct(denoiser, A, y, cfg, key, prior_var=float(denoiser.config.sigma_data) ** 2,
                        x_start=fista_l1(A, y, **l1_options).x)
-
-
-def add_diffusion_options(p: argparse.ArgumentParser, default_prior: str,
-                          batch_option: bool = True) -> None:
-    g = p.add_argument_group("diffusion methods (dds, dps, score-mri)")
-    g.add_argument("--prior", default=default_prior,
-                   help=f"shipped prior name (default {default_prior})")
-    g.add_argument("--nfe", type=int, default=25,
-                   help="network evaluations per sample (default 25)")
-    g.add_argument("--samples", type=int, default=2,
-                   help="posterior samples K, drawn as antithetic pairs when K is even; the "
-                        "output is their mean and, for K > 1, reconstruction_std (default 2: "
-                        "50 network evaluations in all, which beat one sample of 50 by 1.3 dB "
-                        "in BENCHMARKS.md)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    g.add_argument("--noise-std", type=float, default=None,
-                   help="measurement noise std per real component, in data units "
-                        "(default: unknown; DDS then uses unregularised CG steps)")
-    if batch_option:
-        g.add_argument("--batch", type=int, default=0,
-                       help="slices per batch (default: number of devices)")
 
 
 def diffusion_method(args: argparse.Namespace, expects_complex: bool,
@@ -123,19 +99,27 @@ def run_in_batches(
 def estimate_noise_std(kspace: np.ndarray, mask: np.ndarray, fraction: float = 0.125) -> float:
     """Noise standard deviation per real component from the k-space periphery.
 
-    Uses the sampled samples in the outer ``fraction`` of both the readout (second to last) and
-    the phase-encode (last) axis, where an MR image has little signal, and the median of the
-    magnitudes: for complex white noise of std ``σ`` per component the magnitude is Rayleigh
-    distributed with median ``σ sqrt(2 ln 2)``. Signal in the periphery biases it upwards.
+    Uses the sampled positions (``mask`` ``(W,)`` or ``(H, W)``) in the outer ``fraction`` of
+    both the readout (second to last) and the phase-encode (last) axis, where an MR image has
+    little signal (without sampled positions there: the sampled positions of the outer readout
+    rows), and the median of the magnitudes: for complex white noise of std ``σ`` per component
+    the magnitude is Rayleigh distributed with median ``σ sqrt(2 ln 2)``. Signal in the
+    periphery biases it upwards.
     """
     k = np.asarray(kspace)
     h, w = k.shape[-2:]
-    rows = np.r_[0 : max(1, int(fraction * h)), h - max(1, int(fraction * h)) : h]
-    cols = np.flatnonzero(np.asarray(mask).reshape(w))
-    cols = cols[(cols < fraction * w) | (cols >= (1 - fraction) * w)]
-    if cols.size == 0:
-        cols = np.flatnonzero(np.asarray(mask).reshape(w))
-    corner = np.abs(k[..., rows, :][..., cols])
+    m = np.asarray(mask) != 0
+    sampled = np.broadcast_to(m.reshape(w) if m.size == w else m.reshape(h, w), (h, w))
+    rows = np.zeros(h, bool)
+    rows[: max(1, int(fraction * h))] = True
+    rows[h - max(1, int(fraction * h)) :] = True
+    cols = (np.arange(w) < fraction * w) | (np.arange(w) >= (1 - fraction) * w)
+    sel = sampled & rows[:, None] & cols[None, :]
+    if not sel.any():
+        sel = sampled & rows[:, None]
+    if not sel.any():
+        sel = sampled
+    corner = np.abs(k[..., sel])
     return float(np.median(corner) / np.sqrt(2 * np.log(2)))
 
 

@@ -6,7 +6,6 @@ import argparse
 import importlib
 
 from recon.benchmarks import SUITES
-from recon.benchmarks.harness import write_results
 from recon.errors import UserError
 
 
@@ -32,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"unknown suite {args.suite!r}; choose one of {', '.join(sorted(SUITES))}")
     module = importlib.import_module(f"recon.benchmarks.{SUITES[args.suite]}")
     comparisons = module.run(quick=args.quick)
-    from recon.benchmarks.harness import markdown_table
+    from recon.benchmarks.harness import markdown_table, write_results
 
     print(markdown_table(comparisons))
     write_results(args.suite, comparisons, args.json or f"bench-{args.suite}.json", args.markdown)

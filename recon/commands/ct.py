@@ -12,8 +12,8 @@ import argparse
 import logging
 import time
 
+from recon.cli_options import DIFFUSION_METHODS, add_diffusion_options
 from recon.errors import UserError
-from recon.slice_methods import DIFFUSION_METHODS, add_diffusion_options
 
 CLASSICAL = ("fbp",)
 log = logging.getLogger(__name__)

@@ -27,25 +27,31 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _read(path: pathlib.Path, keys: tuple[str, ...]):
     import numpy as np
 
-    from recon.io.fastmri import check_finite, open_h5
+    from recon.io.budget import check_dataset
+    from recon.io.fastmri import check_finite, h5_reason, open_h5
 
     with open_h5(path) as f:
         key = next((k for k in keys if k in f), None)
         if key is None:
             raise UserError(f"{path}: none of the datasets {', '.join(keys)} found")
+        ds = f[key]
+        if not hasattr(ds, "dtype"):
+            raise UserError(f"{path}: '{key}' is a group, expected a dataset")
+        check_dataset(path, ds, key, itemsize=8, copies=2)  # float64 metrics
         try:
-            arr = np.asarray(f[key][()])
-        except OSError as err:
-            raise UserError(f"{path}: cannot read '{key}' (truncated file?): {err}") from None
-    if np.iscomplexobj(arr) or arr.ndim not in (2, 3):
-        raise UserError(f"{path}: '{key}' must be real (slices, H, W), found {arr.dtype} "
-                        f"{arr.shape}")
+            arr = np.asarray(ds[()])
+        except (OSError, TypeError, ValueError) as err:
+            raise UserError(f"{path}: cannot read '{key}' (truncated file?): {h5_reason(err)}"
+                            ) from None
+    if arr.dtype.kind not in "iuf" or arr.ndim not in (2, 3) or arr.size == 0:
+        raise UserError(f"{path}: '{key}' must be a real, non-empty (slices, H, W) array, "
+                        f"found dtype {arr.dtype}, shape {arr.shape}")
     check_finite(path, key, arr)
     return arr.reshape((1, *arr.shape)) if arr.ndim == 2 else arr
 
 
 def run(args: argparse.Namespace) -> int:
-    from recon.classical_mri import centre_crop
+    from recon.image_grid import centre_crop
     from recon.metrics import fastmri_metrics
 
     out = _read(pathlib.Path(args.output), ("reconstruction",))

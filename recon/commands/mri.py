@@ -14,8 +14,8 @@ from recon.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from recon.classical_mri import DEFAULTS, METHODS
-    from recon.slice_methods import DIFFUSION_METHODS, add_diffusion_options
+    from recon.cli_options import DEFAULTS, DIFFUSION_METHODS, METHODS, add_diffusion_options
+    from recon.mri_input_options import add_input_options
 
     p = sub.add_parser(
         "mri",
@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--coils", type=int, default=None, metavar="N",
                    help="compress to N virtual coils (SVD) before reconstruction")
     p.add_argument("--batch", type=int, default=None, help="slices per vmapped batch")
+    add_input_options(p)
     add_diffusion_options(p, default_prior="mri-brain", batch_option=False)
     p.add_argument("--warm-start", type=float, default=None, metavar="SIGMA",
                    help="diffusion methods: start every sample from the L1-wavelet "
@@ -62,10 +63,8 @@ def _parse_crop(text: str | None) -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
-
-    from tqdm import tqdm
-
+    from recon import console
+    from recon.mri_input_options import check_input_options, load_options
     from recon.mri_reconstruction import check_options, load_raw, reconstruct_raw
 
     src = pathlib.Path(args.input)
@@ -74,24 +73,33 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.exists():
         raise UserError(f"{out}: the output directory {out.parent} does not exist")
     check_options(args)
-    data = load_raw(src, args.format)
+    check_input_options(args)
+    with console.timed(f"{src}: read"):
+        data = load_raw(src, args.format, **load_options(args))
     ns = data["kspace"].shape[0]
-    bar = tqdm(total=ns, unit="slice", desc=f"recon mri {args.method}",
-               disable=logging.getLogger().level > logging.INFO or ns < 2)
+    bar = None
+    if not console.progress_disabled(ns) and args.method != "zero-filled":
+        from tqdm import tqdm
+
+        bar = tqdm(total=ns, unit="slice", desc=f"recon mri {args.method}")
     try:
-        result = reconstruct_raw(data, args, str(src), crop=crop, progress=bar.update)
+        result = reconstruct_raw(data, args, str(src), crop=crop,
+                                 progress=None if bar is None else bar.update)
     finally:
-        bar.close()
-    return _write(args, src, out, crop, data, result)
+        if bar is not None:
+            bar.close()
+    with console.timed(f"{out}: write"):
+        return _write(args, src, out, crop, data, result)
 
 
 def _write(args, src, out, crop, data, result) -> int:
     import numpy as np
 
+    from recon import console
     from recon.io.hdf5 import atomic_h5
 
     images, std, opts = result.images, result.std, result.options
-    w = result.kspace_shape[-1]
+    pattern = data["pattern"]
     with atomic_h5(out) as f:
         f.create_dataset("reconstruction", data=images.astype(np.float32))
         if std is not None:
@@ -99,7 +107,11 @@ def _write(args, src, out, crop, data, result) -> int:
         f.attrs["method"] = args.method
         f.attrs["input"] = str(src)
         f.attrs["format"] = data["format"]
-        f.attrs["acceleration"] = float(w / max(float(data["mask"].sum()), 1.0))
+        f.attrs["acceleration"] = float(pattern.acceleration)
+        f.attrs["sampling"] = pattern.kind
+        f.attrs["sampling_centre"] = f"{pattern.centre[0]}x{pattern.centre[1]}"
+        f.attrs["orientation"] = args.orientation
+        f.attrs["combined"] = "; ".join(data["report"])
         f.attrs["coils"] = int(result.kspace_shape[1])
         f.attrs["prewhitened"] = bool(data["prewhitened"])
         f.attrs["crop"] = "" if crop is None else f"{crop[0]}x{crop[1]}"
@@ -107,6 +119,7 @@ def _write(args, src, out, crop, data, result) -> int:
             f.attrs[k] = v
         f.attrs["lam_relative"] = "lam" in opts
         f.attrs["intensity"] = "RSS of coil images, orthonormal inverse FFT (fastMRI)"
-    print(f"recon mri: wrote {out} ({images.shape[0]} slices, {images.shape[1]}x"
-          f"{images.shape[2]}, {args.method})")
+    n = images.shape[0]
+    console.status(f"recon mri: wrote {out} ({n} slice{'s' if n != 1 else ''}, "
+                   f"{images.shape[1]}x{images.shape[2]}, {args.method})")
     return 0

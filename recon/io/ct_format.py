@@ -78,62 +78,120 @@ def read_ct(path: str | pathlib.Path) -> CTData:
     path = pathlib.Path(path)
     if not path.is_file():
         raise _fail(path, "no such file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise _fail(path, f"not a readable HDF5 file ({err.__class__.__name__})") from None
+    from recon.io.budget import check_dataset
+    from recon.io.fastmri import open_h5
+
+    f = open_h5(path)
     with f:
         for name in ("sinogram", "angles"):
-            if name not in f:
-                raise _fail(path, f"missing dataset '/{name}'; found {sorted(f.keys())}")
+            if name not in f or not isinstance(f[name], h5py.Dataset):
+                found = ", ".join(sorted(f.keys())) or "none"
+                raise _fail(path, f"missing dataset '/{name}' (found: {found})")
         attrs = dict(f.attrs)
         geometry = attrs.get("geometry", b"parallel")
         geometry = geometry.decode() if isinstance(geometry, bytes) else str(geometry)
         if geometry not in GEOMETRIES:
-            raise _fail(path, f"attribute 'geometry' must be one of {GEOMETRIES}, "
-                              f"found {geometry!r}")
+            raise _fail(path, f"attribute 'geometry' must be one of {', '.join(GEOMETRIES)}, "
+                              f"found '{geometry}'")
         sino = f["sinogram"]
         if not np.issubdtype(sino.dtype, np.floating):
             raise _fail(path, f"'/sinogram' must be real floating point, found {sino.dtype}")
-        sinogram = np.asarray(sino[()], np.float32)
-        angles = np.asarray(f["angles"][()], np.float64)
-        truth = np.asarray(f["ground_truth"][()], np.float32) if "ground_truth" in f else None
+        # the array read, its float32 copy and the reconstruction's working set
+        check_dataset(path, sino, "/sinogram", itemsize=4, copies=3)
+        check_dataset(path, f["angles"], "/angles")
+        if "ground_truth" in f:
+            check_dataset(path, f["ground_truth"], "/ground_truth", itemsize=4)
+        try:
+            sinogram = np.asarray(sino[()], np.float32)
+            angles = np.asarray(f["angles"][()], np.float64)
+            truth = (np.asarray(f["ground_truth"][()], np.float32) if "ground_truth" in f
+                     else None)
+        except (OSError, TypeError, ValueError) as err:
+            from recon.io.fastmri import h5_reason
+
+            raise _fail(path, f"cannot read the data (truncated file?): {h5_reason(err)}"
+                        ) from None
     want_ndim = 3
     if sinogram.ndim != want_ndim:
         layout = "(angles, rows, cols)" if geometry == "cone" else "(slices, angles, det)"
         raise _fail(path, f"'/sinogram' must be {layout}, found shape {sinogram.shape}")
-    if angles.ndim != 1 or not np.all(np.isfinite(angles)):
-        raise _fail(path, f"'/angles' must be a finite 1D array, found shape {angles.shape}")
+    if angles.ndim != 1 or angles.size == 0:
+        raise _fail(path, f"'/angles' must be a 1D array of angles in radians, found shape "
+                          f"{angles.shape}")
+    if not np.all(np.isfinite(angles)):
+        bad = int(angles.size - np.count_nonzero(np.isfinite(angles)))
+        raise _fail(path, f"'/angles' contains {bad} NaN or Inf value{'s' if bad > 1 else ''}")
     n_angles_axis = 0 if geometry == "cone" else 1
     if sinogram.shape[n_angles_axis] != angles.size:
         raise _fail(path, f"'/sinogram' has {sinogram.shape[n_angles_axis]} angles on axis "
                           f"{n_angles_axis} but '/angles' has {angles.size}")
+    if sinogram.size == 0:
+        raise _fail(path, f"'/sinogram' is empty, shape {sinogram.shape}")
     if not np.all(np.isfinite(sinogram)):
         raise _fail(path, "'/sinogram' contains NaN or Inf")
-    image_shape = tuple(int(v) for v in np.atleast_1d(attrs.get("image_shape", ())))
     want = 3 if geometry == "cone" else 2
-    if len(image_shape) != want or min(image_shape, default=0) < 1:
-        raise _fail(path, f"attribute 'image_shape' must hold {want} positive sizes, "
-                          f"found {image_shape}")
+    raw_shape = np.atleast_1d(np.asarray(attrs.get("image_shape", ())))
+    if raw_shape.dtype.kind not in "iu" or raw_shape.ndim != 1 or raw_shape.size != want \
+            or raw_shape.min() < 1:
+        raise _fail(path, f"attribute 'image_shape' must hold {want} positive whole sizes, "
+                          f"found {_show(attrs.get('image_shape'))}")
+    image_shape = tuple(int(v) for v in raw_shape)
+    from recon.io.budget import check_bytes
+
+    slices = 1 if geometry == "cone" else sinogram.shape[0]
+    # images, their back-projection and the solver's working copies (float32)
+    check_bytes(path, f"{slices} image(s) of attribute 'image_shape' {image_shape}",
+                4 * 3 * slices * float(np.prod(image_shape)))
     distances = {}
     for key in ("source_origin", "origin_det"):
         if geometry != "parallel":
-            if key not in attrs or not np.isfinite(attrs[key]) or float(attrs[key]) <= 0:
-                raise _fail(path, f"attribute '{key}' (a positive distance) is required for "
-                                  f"{geometry} geometry, found {attrs.get(key)!r}")
-            distances[key] = float(attrs[key])
+            distances[key] = _positive(path, attrs, key, None,
+                                       f"a positive distance, required for {geometry} geometry")
     if truth is not None and geometry != "cone" and truth.shape != (
         sinogram.shape[0], *image_shape
     ):
         raise _fail(path, f"'/ground_truth' must be {(sinogram.shape[0], *image_shape)}, "
                           f"found {truth.shape}")
-    det_spacing = np.asarray(attrs.get("det_spacing", 1.0), np.float64)
+    pixel_size = _positive(path, attrs, "pixel_size", 1.0, "a positive length")
+    det_spacing = np.asarray(attrs.get("det_spacing", 1.0))
+    if (det_spacing.dtype.kind not in "iuf" or det_spacing.ndim > 1
+            or not np.all(np.isfinite(det_spacing)) or not np.all(det_spacing > 0)):
+        raise _fail(path, f"attribute 'det_spacing' must be a positive length (cone beam: one "
+                          f"or two), found {_show(attrs.get('det_spacing'))}")
+    det_spacing = det_spacing.astype(np.float64)
+    det_offset = attrs.get("det_offset", 0.0)
+    if np.ndim(det_offset) or np.asarray(det_offset).dtype.kind not in "iuf" or not np.isfinite(
+            det_offset):
+        raise _fail(path, f"attribute 'det_offset' must be a finite length, found "
+                          f"{_show(det_offset)}")
     return CTData(
         sinogram=sinogram, angles=angles, geometry=geometry, image_shape=image_shape,
-        pixel_size=float(attrs.get("pixel_size", 1.0)),
+        pixel_size=pixel_size,
         det_spacing=det_spacing.tolist() if det_spacing.ndim else float(det_spacing),
-        det_offset=float(attrs.get("det_offset", 0.0)), ground_truth=truth, **distances,
+        det_offset=float(det_offset), ground_truth=truth, **distances,
     )
+
+
+def _show(value: Any) -> str:
+    """An attribute value as people write it (no NumPy reprs such as ``np.float64(-1.0)``)."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bytes):
+        return f"'{value.decode('utf-8', 'replace')}'"
+    arr = np.asarray(value)
+    if arr.dtype.kind in "US":
+        return f"'{arr}'"
+    return str(arr.tolist())
+
+
+def _positive(path, attrs: dict, key: str, default: float | None, what: str) -> float:
+    """Attribute ``key`` as a finite number > 0 (``default`` when absent, if not ``None``)."""
+    value = attrs.get(key, default)
+    arr = np.asarray(value) if value is not None else None
+    if arr is None or arr.ndim or arr.dtype.kind not in "iuf" or not np.isfinite(arr) \
+            or float(arr) <= 0:
+        raise _fail(path, f"attribute '{key}' must be {what}, found {_show(value)}")
+    return float(arr)
 
 
 def write_ct(path: str | pathlib.Path, data: CTData) -> None:

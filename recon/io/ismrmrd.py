@@ -3,8 +3,8 @@
 The file holds an XML header (``/dataset/xml``) and a table of acquisitions (``/dataset/data``),
 each a readout ``(coils, samples)`` with a header: ``flags``, encoding counters ``idx``
 (``kspace_encode_step_1`` = phase-encode line, ``slice``, ``average``, ...), ``center_sample``.
-This reader uses the ``ismrmrd`` package for the header (``ismrmrd.xsd``) and reads the
-acquisition table with h5py in one go (``Dataset.read_acquisition`` per line is slow).
+This reader reads the acquisition table with h5py in one go (``Dataset.read_acquisition`` per
+line is slow), first the headers, then the samples; the ``ismrmrd`` package writes test files.
 
 - **Flags are 1-based bit positions**: flag ``f`` is set when ``flags & (1 << (f - 1))``, as
   ``ismrmrd.FlagsMixin.is_flag_set``; noise scans are ``ACQ_IS_NOISE_MEASUREMENT`` (19), ACS lines
@@ -16,7 +16,11 @@ acquisition table with h5py in one go (``Dataset.read_acquisition`` per line is 
   header's encoding limits, readout position from ``center_sample``; repeated lines (averages) are
   averaged.
 - Matrix: ``encodedSpace.matrixSize`` (``x`` readout, ``y`` phase encode); the readout
-  oversampling factor is ``encodedSpace.x / reconSpace.x``.
+  oversampling factor is ``encodedSpace.x / reconSpace.x`` (a whole number, else refused);
+  ``reconSpace.y`` is returned for the caller to crop or pad the phase-encode field of view.
+- Header fields are checked by :mod:`recon.io.ismrmrd_header`, counters (encodings, slices,
+  repetitions, averages) by :mod:`recon.io.ismrmrd_counters`; sizes against the memory budget
+  (:mod:`recon.io.budget`) before the samples are read.
 
 Output in the fastMRI layout: ``kspace (slices, coils, readout, phase-encode)`` (phase encode last),
 the sampled-line mask ``(PE,)``, ``calib`` = k-space with the ACS lines filled in (for coil
@@ -31,7 +35,7 @@ import pathlib
 import numpy as np
 
 from recon.errors import UserError
-from recon.io.fastmri import check_finite, open_h5
+from recon.io.fastmri import check_finite, h5_reason, open_h5
 
 ACQ_IS_NOISE_MEASUREMENT = 19
 ACQ_IS_PARALLEL_CALIBRATION = 20
@@ -56,6 +60,8 @@ class IsmrmrdData:
     encoded_matrix: tuple[int, int]
     recon_matrix: tuple[int, int]
     oversampling: int
+    report: list[str] = dataclasses.field(default_factory=list)  # what was combined
+    repetitions: int = 1  # repetitions kept apart along the slice axis
 
 
 def _fail(path: pathlib.Path, msg: str) -> UserError:
@@ -69,55 +75,64 @@ def is_ismrmrd(path: str | pathlib.Path) -> bool:
         return g is not None and "xml" in g and "data" in g
 
 
-def read_ismrmrd(path: str | pathlib.Path, dataset: str = "dataset") -> IsmrmrdData:
-    """Read a 2-D Cartesian ISMRMRD file into the fastMRI layout (see the module docstring)."""
-    import ismrmrd.xsd
+def read_ismrmrd(path: str | pathlib.Path, dataset: str = "dataset", encoding: int | None = None,
+                 repetitions: str = "mean") -> IsmrmrdData:
+    """Read a 2-D Cartesian ISMRMRD file into the fastMRI layout (see the module docstring).
+
+    ``encoding`` chooses one of several ``<encoding>`` elements; ``repetitions`` ``"mean"``
+    averages the repetitions, ``"separate"`` gives each its own output slices
+    (:mod:`recon.io.ismrmrd_counters`). Header checks: :mod:`recon.io.ismrmrd_header`.
+    """
+    from recon.io.budget import check_bytes, check_dataset
+    from recon.io.ismrmrd_counters import check_counters
+    from recon.io.ismrmrd_header import read_header
 
     path = pathlib.Path(path)
     with open_h5(path) as f:
         if dataset not in f or "xml" not in f[dataset] or "data" not in f[dataset]:
             raise _fail(path, f"no ISMRMRD '/{dataset}' group with 'xml' and 'data'")
+        g = f[dataset]
         try:
-            xml = f[dataset]["xml"][0]
-            table = f[dataset]["data"][()]
-        except (OSError, ValueError) as err:
-            raise _fail(path, f"cannot read the acquisitions (truncated file?): {err}") from None
-    xml = xml.decode("utf-8", "replace") if isinstance(xml, bytes) else str(xml)
-    try:
-        hdr = ismrmrd.xsd.CreateFromDocument(xml)
-        enc = hdr.encoding[0]
-        ro = int(enc.encodedSpace.matrixSize.x)
-        pe = int(enc.encodedSpace.matrixSize.y)
-        nz = int(enc.encodedSpace.matrixSize.z or 1)
-        rro = int(enc.reconSpace.matrixSize.x)
-        rpe = int(enc.reconSpace.matrixSize.y)
-    except Exception as err:
-        raise _fail(path, f"invalid ISMRMRD XML header: {str(err).splitlines()[0]}") from None
-    if nz != 1:
-        raise _fail(path, f"3-D encoding (matrix z = {nz}) is not supported, only 2-D Cartesian")
-    traj = str(getattr(enc, "trajectory", "cartesian")).lower()
-    if "cartesian" not in traj:
-        raise _fail(path, f"trajectory '{enc.trajectory}' is not supported, only Cartesian")
-    lim = enc.encodingLimits
-    e1 = getattr(lim, "kspace_encoding_step_1", None)
-    centre = int(e1.center) if e1 is not None and e1.center is not None else pe // 2
-    oversampling = ro // rro if rro and ro % rro == 0 else 1
+            check_dataset(path, g["xml"], f"{dataset}/xml")
+            xml = g["xml"][0]
+            xml = xml.decode("utf-8", "replace") if isinstance(xml, bytes) else str(xml)
+            hdr = read_header(path, xml, encoding)
+            check_dataset(path, g["data"], f"{dataset}/data")
+            head = g["data"]["head"] if g["data"].size else None
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
+            raise _fail(path, f"cannot read the acquisitions (truncated file, or not ISMRMRD "
+                              f"acquisitions): {h5_reason(err)}") from None
+        if head is None:
+            raise _fail(path, "no acquisitions")
+        selection = _classify(path, head)
+        counters = check_counters(path, head, selection["data"], ~selection["acs_only"], hdr,
+                                  repetitions)
+        ncoil = int(np.max(head["active_channels"][counters.selected]))
+        samples_bytes = 8 * float(np.sum(head["active_channels"].astype(np.float64)
+                                         * head["number_of_samples"]))
+        grid = float(counters.n_slots) * ncoil * hdr.encoded[0] * hdr.encoded[1]
+        # the samples as read, two complex128 accumulators and two complex64 results
+        check_bytes(path, f"{counters.n_slots} slice(s) x {ncoil} coils x "
+                          f"{hdr.encoded[0]} x {hdr.encoded[1]} k-space", samples_bytes
+                    + grid * (16 * 2 + 8 * 2))
+        try:
+            payload = g["data"]["data"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise _fail(path, f"cannot read the acquisitions (truncated file?): "
+                              f"{h5_reason(err)}") from None
+    table = {"head": head, "data": payload}
+    ro, pe = hdr.encoded[0], hdr.encoded[1]
+    rro, rpe = hdr.recon[0], hdr.recon[1]
+    centre = hdr.pe_centre
+    oversampling = hdr.oversampling
 
-    if table.size == 0:
-        raise _fail(path, "no acquisitions")
-    head = table["head"]
     flags = head["flags"]
     noise_sel = flag_set(flags, ACQ_IS_NOISE_MEASUREMENT)
     acs_only = flag_set(flags, ACQ_IS_PARALLEL_CALIBRATION)
     acs_img = flag_set(flags, ACQ_IS_PARALLEL_CALIBRATION_AND_IMAGING)
-    skip = np.zeros(flags.shape, bool)
-    for fl in SKIPPED_FLAGS:
-        skip |= flag_set(flags, fl)
     chans = head["active_channels"].astype(int)
     nsamp = head["number_of_samples"].astype(int)
-    data_sel = ~noise_sel & ~skip
-    if not data_sel.any():
-        raise _fail(path, "no imaging or calibration acquisitions (only noise/skipped readouts)")
+    data_sel = counters.selected
     ncoil = int(chans[data_sel][0])
     if np.any(chans[data_sel] != ncoil):
         raise _fail(path, "acquisitions disagree on the number of active coils")
@@ -139,8 +154,8 @@ def read_ismrmrd(path: str | pathlib.Path, dataset: str = "dataset") -> IsmrmrdD
         check_finite(path, "noise", noise)
 
     idx = head["idx"]
-    slices = idx["slice"].astype(int)
-    nsl = int(slices[data_sel].max()) + 1
+    slices = counters.slot
+    nsl = counters.n_slots
     lines = idx["kspace_encode_step_1"].astype(int) - centre + pe // 2
     shape = (nsl, ncoil, ro, pe)
     acc = {"img": np.zeros(shape, np.complex128), "cal": np.zeros(shape, np.complex128)}
@@ -167,7 +182,24 @@ def read_ismrmrd(path: str | pathlib.Path, dataset: str = "dataset") -> IsmrmrdD
     if not mask.any():
         raise _fail(path, "no imaging lines (only calibration lines)")
     return IsmrmrdData(kspace.astype(np.complex64), mask, calib.astype(np.complex64), noise,
-                       xml, (ro, pe), (rro, rpe), oversampling)
+                       xml, (ro, pe), (rro, rpe), oversampling, counters.report,
+                       counters.repetitions)
+
+
+def _classify(path: pathlib.Path, head: np.ndarray) -> dict[str, np.ndarray]:
+    """Readouts by flag: ``data`` (imaging or calibration: neither noise nor skipped) and
+    ``acs_only`` (calibration only); refuses a file without any."""
+    flags = head["flags"]
+    skip = flag_set(flags, ACQ_IS_NOISE_MEASUREMENT)
+    for fl in SKIPPED_FLAGS:
+        skip |= flag_set(flags, fl)
+    data = ~skip
+    if not data.any():
+        raise _fail(path, "no imaging or calibration acquisitions (only noise/skipped readouts)")
+    if np.any(head["active_channels"][data] == 0):
+        i = int(np.flatnonzero(data & (head["active_channels"] == 0))[0])
+        raise _fail(path, f"acquisition {i}: active_channels is 0")
+    return {"data": data, "acs_only": flag_set(flags, ACQ_IS_PARALLEL_CALIBRATION)}
 
 
 def header_xml(readout: int, phase: int, slices: int, coils: int, oversampling: int = 1) -> str:

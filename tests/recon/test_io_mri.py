@@ -106,9 +106,15 @@ def test_fastmri_reader_infers_mask_and_single_coil(tmp_path):
     p = tmp_path / "sc.h5"
     with h5py.File(p, "w") as f:
         f["kspace"] = ks * mask
-    d = read_fastmri(p)
+    # a 3-D kspace may be (coils, H, W) as well: read as single-coil slices only when told
+    with pytest.raises(UserError, match=r"3-D.*--single-coil"):
+        read_fastmri(p)
+    d = read_fastmri(p, single_coil=True)
     assert d.kspace.shape == (S, 1, RO, PE)
     np.testing.assert_array_equal(d.mask, mask)
+    with h5py.File(p, "a") as f:  # fastMRI's single-coil files carry reconstruction_esc
+        f["reconstruction_esc"] = np.zeros((S, 8, 8), np.float32)
+    assert read_fastmri(p).kspace.shape == (S, 1, RO, PE)
     q = tmp_path / "bad.h5"
     write_fastmri(q, np.zeros((1, 2, 4, 4), np.complex64))
     with pytest.raises(UserError, match="all zero"):
