@@ -164,6 +164,23 @@ def export_weights(
     return d
 
 
+def read_weights_config(path: str | pathlib.Path) -> dict[str, Any]:
+    """The ``model`` object of a weights ``config.json``, checked against the fields and type
+    hints of :class:`ModelConfig` (:mod:`models.config_schema`; missing keys take their
+    defaults, so weights written before a field existed still load; other top-level keys are
+    metadata). Every problem is a :class:`~models.config_schema.ConfigError` naming the file."""
+    from models import config_schema as cs
+
+    raw = cs.read_json(path)
+    if not isinstance(raw, dict) or "model" not in raw:
+        cs.raise_problems([f"expected a JSON object with a 'model' object (the network "
+                           f"configuration), found {cs.describe(raw)}"], str(path))
+    values, problems = cs.check_section(raw["model"], cs.dataclass_fields(ModelConfig),
+                                        str(path), "model", fill=False)
+    cs.raise_problems(problems, str(path))
+    return cs.build(ModelConfig, values, str(path), "model").to_dict()
+
+
 def load_weights(
     directory: str | pathlib.Path, expected: ModelConfig | None = None
 ) -> tuple[ModelConfig, Any]:
@@ -171,14 +188,7 @@ def load_weights(
     d = pathlib.Path(directory)
     if not (d / "config.json").is_file() or not (d / "params.msgpack").is_file():
         raise FileNotFoundError(f"{d} does not hold config.json and params.msgpack")
-    try:
-        cfg_dict = json.loads((d / "config.json").read_text())["model"]
-        if not isinstance(cfg_dict, dict):
-            raise TypeError("'model' is not an object")
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{d / 'config.json'}: expected a JSON object with a 'model' object "
-                         f"(the network configuration), found an unreadable file ({err})"
-                         ) from None
+    cfg_dict = read_weights_config(d / "config.json")
     if expected is not None:
         check_model_config(cfg_dict, expected.to_dict(), str(d))
     cfg = ModelConfig.from_dict(cfg_dict)

@@ -13,16 +13,20 @@ e.g. ``models/weights/ct-ellipses``) that a *new* run starts from instead of a r
 initialisation (fine-tuning: parameters and EMA both start at those weights; the model configs
 must match). A run that already has checkpoints resumes from them and ignores ``init_from``.
 
-The loop stops after ``train.steps`` steps, after ``max_minutes`` of wall time, or when a file
-``<workdir>/STOP`` appears; in each case it saves a final checkpoint first.
+The loop stops after ``train.steps`` steps, after ``max_minutes`` of wall time, when a file
+``<workdir>/STOP`` appears, or when ``should_stop()`` turns true (the command line passes its
+SIGINT/SIGTERM flag, :mod:`recon.interrupts`, checked between jitted steps); in each case it
+saves a final checkpoint first, so resuming continues bit-identically.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import pathlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -30,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from models import checkpoints
-from models.data.registry import make_source, resolve_data_config
+from models.data.registry import make_source
 from models.edm import EDMDenoiser, ModelConfig, to_channels
 from models.training import (
     TrainConfig,
@@ -44,42 +48,75 @@ from models.training import (
 
 log = logging.getLogger(__name__)
 
-RUN_DEFAULTS = {
-    "log_every": 25,
-    "checkpoint_every": 250,
-    "keep": 3,
-    "figures": True,
-    "init_from": None,
-}
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """The ``run`` section: logging and checkpoint cadence, figures, fine-tuning start."""
+
+    log_every: int = 25
+    checkpoint_every: int = 250
+    keep: int = 3
+    figures: bool = True
+    init_from: str | None = None
 
 
-def resolve_config(raw: dict[str, Any]) -> dict[str, Any]:
-    """Fill defaults and validate; returns a JSON-serialisable dict."""
-    allowed = {"name", "model", "train", "data", "run"}
-    unknown = set(raw) - allowed
-    if unknown:
-        raise ValueError(f"unknown config sections {sorted(unknown)}; expected {sorted(allowed)}")
-    if "data" not in raw:
-        raise ValueError("config needs a 'data' section with a 'kind'")
-    run = dict(RUN_DEFAULTS)
-    bad = set(raw.get("run", {})) - set(RUN_DEFAULTS)
-    if bad:
-        raise ValueError(f"unknown run keys {sorted(bad)}; expected {sorted(RUN_DEFAULTS)}")
-    run.update(raw.get("run", {}))
+RUN_DEFAULTS = dataclasses.asdict(RunConfig())
+
+
+def resolve_config(raw: Any, where: str = "config") -> dict[str, Any]:
+    """Check ``raw`` against the schema (:mod:`models.config_schema`: the fields and type hints
+    of :class:`ModelConfig`, :class:`TrainConfig`, :class:`RunConfig` and the data source's
+    constructor), fill defaults; returns a JSON-serialisable dict. ``where`` (the file) is
+    named in every message of the :class:`~models.config_schema.ConfigError` raised."""
+    from models import config_schema as cs
+
+    if not isinstance(raw, dict):
+        cs.raise_problems([f"expected a JSON object with sections data, model, train, run, "
+                           f"found {cs.describe(raw)}"], where)
+    problems = []
+    top, bad = cs.check_section(raw, [cs.Field("name", str, "prior"),
+                                      cs.Field("data", dict)], where, "config",
+                                extra=("model", "train", "run"))
+    problems += [p.replace("config.", "", 1) for p in bad]  # top-level keys: no prefix
+    if isinstance(top.get("name"), str) and not top["name"].strip():
+        problems.append("name: expected a non-empty string, found \"\"")
+    sections = {}
+    for name, cls in (("model", ModelConfig), ("train", TrainConfig), ("run", RunConfig)):
+        sections[name], bad = cs.check_section(raw.get(name, {}), cs.dataclass_fields(cls),
+                                               where, name)
+        problems += bad
+    data, bad = _check_data(raw.get("data"), where) if "data" in raw else ({}, [])
+    problems += bad
+    cs.raise_problems(problems, where)
     return {
-        "name": raw.get("name", "prior"),
-        "model": ModelConfig.from_dict(raw.get("model", {})).to_dict(),
-        "train": TrainConfig.from_dict(raw.get("train", {})).to_dict(),
-        "data": resolve_data_config(raw["data"]),
-        "run": run,
+        "name": top.get("name", "prior"),
+        "model": cs.build(ModelConfig, sections["model"], where, "model").to_dict(),
+        "train": cs.build(TrainConfig, sections["train"], where, "train").to_dict(),
+        "data": data,
+        "run": dataclasses.asdict(cs.build(RunConfig, sections["run"], where, "run")),
     }
 
 
+def _check_data(raw: Any, where: str) -> tuple[dict[str, Any], list[str]]:
+    """The ``data`` section against the constructor of the source its ``kind`` names."""
+    from models import config_schema as cs
+    from models.data.registry import source_class, source_kinds
+
+    if not isinstance(raw, dict):
+        return {}, [f"data: expected an object with a 'kind', found {cs.describe(raw)}"]
+    kind = raw.get("kind")
+    if kind not in source_kinds():
+        return {}, [f"data.kind: expected one of {', '.join(source_kinds())}, found "
+                    f"{cs.describe(kind)}"]
+    fields = cs.signature_fields(source_class(kind).__init__, source_class(kind).__name__)
+    values, problems = cs.check_section(raw, fields, where, "data", extra=("kind",))
+    return ({"kind": kind, **{k: v for k, v in values.items() if k != "kind"}}, problems)
+
+
 def load_config(path: str | pathlib.Path) -> dict[str, Any]:
-    p = pathlib.Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"config file {p} not found")
-    return resolve_config(json.loads(p.read_text()))
+    """Read and check a run config file (:func:`resolve_config`); errors name the file."""
+    from models import config_schema as cs
+
+    return resolve_config(cs.read_json(path), where=str(path))
 
 
 class Trainer:
@@ -121,9 +158,13 @@ class Trainer:
         checkpoints.save(self.mngr, int(self.state["step"]), self.state, self.config)
 
     def run(
-        self, steps: int | None = None, max_minutes: float | None = None, progress: bool = True
+        self, steps: int | None = None, max_minutes: float | None = None, progress: bool = True,
+        should_stop: Callable[[], object] | None = None,
     ) -> dict[str, Any]:
-        """Train until step ``steps`` (default ``train.steps``); returns a summary dict."""
+        """Train until step ``steps`` (default ``train.steps``); returns a summary dict.
+
+        ``should_stop()`` is asked after every step; when true the run saves a checkpoint and
+        stops with ``stopped_by`` ``"signal"``."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "config.json").write_text(json.dumps(self.config, indent=2) + "\n")
         target = self.tc.steps if steps is None else int(steps)
@@ -168,6 +209,9 @@ class Trainer:
                 break
             if max_minutes is not None and time.time() - t0 > 60 * max_minutes:
                 reason = "time limit"
+                break
+            if should_stop is not None and should_stop():
+                reason = "signal"
                 break
         if bar is not None:
             bar.close()
@@ -275,16 +319,19 @@ def train_main(
     max_minutes: float | None = None,
     export: str | pathlib.Path | None = None,
     progress: bool = True,
+    should_stop: Callable[[], object] | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) the run of ``config_path`` in ``workdir``; export EMA weights if asked.
+    """Train (or resume) the run of ``config_path`` in ``workdir``; export EMA weights if asked
+    (not when ``should_stop`` ended the run: an interrupted run keeps its checkpoint only).
 
     The summary (steps, wall time, final loss, stop reason) is appended to
     ``<workdir>/summary.jsonl`` and returned.
     """
     trainer = Trainer(load_config(config_path), workdir)
-    summary = trainer.run(steps=steps, max_minutes=max_minutes, progress=progress)
+    summary = trainer.run(steps=steps, max_minutes=max_minutes, progress=progress,
+                          should_stop=should_stop)
     summary["config"] = str(config_path)
-    if export is not None:
+    if export is not None and summary["stopped_by"] != "signal":
         checkpoints.export_weights(
             export,
             jax.device_get(trainer.state["ema"]),

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from recon import aot
+from recon import aot, interrupts
 
 # names and defaults live in a module without JAX, so the command line starts fast
 from recon.cli_options import DEFAULTS as DEFAULTS
@@ -146,6 +146,7 @@ def reconstruct(
         region, kernel = calibration_region(cmask, (h, w), nc)
     out = np.zeros((ns, h, w), np.float32)
     for start in range(0, ns, batch):
+        interrupts.check()  # a SIGINT/SIGTERM stops before the next jitted step
         stop = min(ns, start + batch)
         # pad the last batch with copies of its last slice: one compiled shape per volume
         take = np.minimum(np.arange(start, start + batch), stop - 1)
@@ -157,6 +158,7 @@ def reconstruct(
             maps = aot.call("espirit", lambda: functools.partial(
                 espirit, calib_shape=region, kernel_width=kernel),
                 jnp.asarray(calib[take], jnp.complex64), static=(region, kernel))
+            interrupts.check()
             static = (method, hashlib.sha256(mask.tobytes()).hexdigest(), mask.shape,
                       float(opts["lam"]), int(opts["iters"]))
             img = jnp.abs(aot.call(f"mri-{method}", lambda: _batched(

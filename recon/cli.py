@@ -8,11 +8,17 @@ and exit with status 2; nothing else is caught, so real bugs keep their tracebac
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import sys
+from recon import interrupts
 
-from recon.errors import UserError
+# first, before anything else is imported: a SIGINT/SIGTERM during start-up is only recorded
+# (recon.interrupts); main() hands the caller's handlers back when it is called in-process
+interrupts.install()
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import sys  # noqa: E402
+
+from recon.errors import UserError  # noqa: E402
 
 #: Subcommand modules under ``recon.commands``, in the order ``recon --help`` lists them.
 COMMANDS = ("demo", "eval", "mri", "ct", "metrics", "sample", "train", "bench")
@@ -48,6 +54,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``recon ARGV``; the exit status: 0, 2 (bad input), 130/143 (SIGINT/SIGTERM)."""
+    interrupts.install()  # again after an in-process call uninstalled them; keeps a pending one
+    try:
+        return _main(argv)
+    except interrupts.Interrupted as sig:
+        print(f"recon: {sig}", file=sys.stderr)
+        return sig.exit_status
+    finally:
+        if argv is not None:  # called in-process: give the caller its handlers back
+            interrupts.uninstall()
+        # from the console script (argv None) ours stay until exit: a late signal is recorded
+        # (or ignored after the output was committed), never raised as a traceback
+
+
+def _main(argv: list[str] | None) -> int:
     from recon import compile_cache, console
     from recon.io import budget
 
@@ -71,12 +92,17 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         jax.config.update("jax_default_device", device)
     try:
+        interrupts.check()
         result = args.func(args)
+        interrupts.check()  # a command that wrote nothing (metrics, train) still stops here
     except UserError as err:
         print(f"recon {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"recon {args.command}: interrupted", file=sys.stderr)
+    except interrupts.Interrupted as sig:
+        print(f"recon {args.command}: {sig}", file=sys.stderr)
+        return sig.exit_status
+    except KeyboardInterrupt:  # a SIGINT handler other than ours (a library replaced it)
+        print(f"recon {args.command}: interrupted (SIGINT); no output written", file=sys.stderr)
         return 130
     return int(result or 0)
 

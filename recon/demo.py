@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from recon import interrupts
 from recon.report import Section, image_grid
 
 
@@ -43,6 +44,7 @@ class MethodResult:
 def timed(name: str, fn: Callable[[], object]) -> MethodResult:
     t0 = time.perf_counter()
     out = fn()
+    interrupts.check()  # between the jitted methods of the demo
     if isinstance(out, tuple):
         image, std = out
         image, std = np.asarray(image), np.asarray(std)

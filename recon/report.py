@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from recon import interrupts
+
 
 @dataclasses.dataclass
 class Section:
@@ -113,11 +115,16 @@ def atomic_write(path: pathlib.Path, data: bytes | str) -> None:
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    if isinstance(data, str):
-        tmp.write_text(data)
-    else:
-        tmp.write_bytes(data)
-    tmp.replace(path)
+    try:
+        if isinstance(data, str):
+            tmp.write_text(data)
+        else:
+            tmp.write_bytes(data)
+        interrupts.commit()  # the first file of a report is the command's point of no return
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_report(

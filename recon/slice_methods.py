@@ -16,6 +16,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from recon import interrupts
+
 # names, defaults and the shared options live in a module without JAX (fast start-up)
 from recon.cli_options import DIFFUSION_METHODS as DIFFUSION_METHODS
 from recon.cli_options import MRI_WARM_START as MRI_WARM_START
@@ -90,6 +92,7 @@ def run_in_batches(
     outs = []
     with tqdm(total=total, desc=desc, unit="slice", disable=quiet or total <= 1) as bar:
         for start in range(0, total, size):
+            interrupts.check()  # before each jitted batch: a SIGINT/SIGTERM stops here
             part = jax.tree_util.tree_map(lambda a, s=start: a[s : s + size], batched)
             outs.append(jax.device_get(map_batched(fn, part, shared)))
             bar.update(min(size, total - start))

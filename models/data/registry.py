@@ -43,3 +43,13 @@ def make_source(cfg: dict[str, Any]):
     cfg = resolve_data_config(cfg)
     kwargs = {k: v for k, v in cfg.items() if k != "kind"}
     return _class(cfg["kind"])(**kwargs)
+
+
+def source_kinds() -> list[str]:
+    """The ``data.kind`` names, sorted (for the config schema, :mod:`models.config_schema`)."""
+    return sorted(_KINDS)
+
+
+def source_class(kind: str) -> type:
+    """The source class of ``kind`` (imported on demand)."""
+    return _class(kind)

@@ -36,6 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from recon import interrupts
+    from recon.io.output_path import check_output_file
+
+    if args.batch < 0:
+        raise UserError(f"--batch must be >= 0 (0: one slice per device), got {args.batch}")
+    check_output_file(args.out, inputs=[args.input])
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -44,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from recon.slice_methods import check_finite, diffusion_method, run_in_batches
 
     data = read_ct(args.input)
+    interrupts.check()
     try:
         A = data.operator()
     except ValueError as err:
@@ -60,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             image = np.asarray(run_fbp(jnp.asarray(sino)))
         except ValueError as err:
             raise UserError(str(err)) from None
+        interrupts.check()
     else:
         recon_slice = diffusion_method(args, expects_complex=False)
         keys = jax.random.split(jax.random.PRNGKey(args.seed), sino.shape[0])

@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.nfe < 1 or args.samples < 1:
         raise UserError(f"--nfe and --samples must be >= 1, got {args.nfe} and {args.samples}")
+    from recon.io.output_path import check_output_dir
+
+    check_output_dir(args.out)
     from recon import demo
     from recon.report import text_table, write_report
 

@@ -61,9 +61,9 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--samples must be >= 2 (the posterior std needs 2), got {args.samples}")
     if args.size is not None and args.size < 32:
         raise UserError(f"--size must be >= 32 pixels, got {args.size}")
-    out = pathlib.Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a directory")
+    from recon.io.output_path import check_output_dir
+
+    check_output_dir(args.out)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -50,6 +50,25 @@ def _read(path: pathlib.Path, keys: tuple[str, ...]):
     return arr.reshape((1, *arr.shape)) if arr.ndim == 2 else arr
 
 
+def check_reference(path: pathlib.Path, ref) -> None:
+    """Refuse a reference the fastMRI metrics cannot score against: all zero (NMSE divides by
+    ``||ref||²``), constant (no structure: SSIM and NMSE say nothing), or without a positive
+    maximum (PSNR and SSIM take ``max(ref)`` as the data range). NaN/Inf were refused when it
+    was read."""
+    import numpy as np
+
+    lo, hi = float(np.min(ref)), float(np.max(ref))
+    if hi == 0 and lo == 0:
+        raise UserError(f"{path}: the reference is all zero; NMSE, PSNR and SSIM need a "
+                        "reference with signal")
+    if hi == lo:
+        raise UserError(f"{path}: the reference is constant ({hi:g} everywhere); NMSE, PSNR "
+                        "and SSIM need a reference with structure")
+    if hi <= 0:
+        raise UserError(f"{path}: the reference maximum is {hi:g}; PSNR and SSIM take it as "
+                        "the data range, so it must be positive (fastMRI definitions)")
+
+
 def run(args: argparse.Namespace) -> int:
     from recon.image_grid import centre_crop
     from recon.metrics import fastmri_metrics
@@ -64,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         out = centre_crop(out, shape)
     except ValueError as err:
         raise UserError(f"{args.output}: {err}") from None
+    check_reference(pathlib.Path(args.reference), ref)
     m = fastmri_metrics(ref, out)
     print(f"NMSE {m['NMSE']:.6g}  PSNR {m['PSNR']:.4f} dB  SSIM {m['SSIM']:.5f}  "
           f"({ref.shape[0]} slices, {shape[0]}x{shape[1]})")

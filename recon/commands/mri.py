@@ -63,19 +63,20 @@ def _parse_crop(text: str | None) -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recon import console
+    from recon import console, interrupts
+    from recon.io.output_path import check_output_file
     from recon.mri_input_options import check_input_options, load_options
     from recon.mri_reconstruction import check_options, load_raw, reconstruct_raw
 
     src = pathlib.Path(args.input)
     out = pathlib.Path(args.out)
     crop = _parse_crop(args.crop)
-    if not out.parent.exists():
-        raise UserError(f"{out}: the output directory {out.parent} does not exist")
+    check_output_file(out, inputs=[src])
     check_options(args)
     check_input_options(args)
     with console.timed(f"{src}: read"):
         data = load_raw(src, args.format, **load_options(args))
+    interrupts.check()
     ns = data["kspace"].shape[0]
     bar = None
     if not console.progress_disabled(ns) and args.method != "zero-filled":

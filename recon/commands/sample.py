@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import pathlib
+import shutil
 import tempfile
 import time
 
@@ -39,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--nfe must be >= 1, got {args.nfe}")
     if args.size < 8:
         raise UserError(f"--size must be >= 8 pixels, got {args.size}")
+    from recon import interrupts
+    from recon.io.output_path import check_output_dir
+
+    check_output_dir(args.out)
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -52,8 +57,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(err)) from None
     dtype = jnp.complex64 if denoiser.config.complex else jnp.float32
     t0 = time.perf_counter()
+    interrupts.check()
     images = draw(denoiser, (args.size, args.size), dtype, args.n, jax.random.PRNGKey(args.seed),
                   nfe=args.nfe)
+    interrupts.check()
     images = np.abs(np.asarray(images)) if denoiser.config.complex else np.asarray(images)
     if not np.all(np.isfinite(images)):
         raise UserError("sampling produced NaN or Inf; no output written")
@@ -74,14 +81,23 @@ def write_samples(out: pathlib.Path, images, meta: dict) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from recon import interrupts
+    from recon.io.output_path import new_file_mode
+
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    for i, img in enumerate(images):
-        plt.imsave(tmp / f"sample_{i:03d}.png", img, cmap="gray", vmin=0.0,
-                   vmax=max(float(np.percentile(img, 99.5)), 1e-6))
-    np.save(tmp / "samples.npy", images.astype(np.float32))
-    (tmp / "samples.json").write_text(json.dumps(meta, indent=2))
+    try:
+        for i, img in enumerate(images):
+            plt.imsave(tmp / f"sample_{i:03d}.png", img, cmap="gray", vmin=0.0,
+                       vmax=max(float(np.percentile(img, 99.5)), 1e-6))
+        np.save(tmp / "samples.npy", images.astype(np.float32))
+        (tmp / "samples.json").write_text(json.dumps(meta, indent=2))
+        interrupts.commit()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     out.mkdir(exist_ok=True)
     for f in tmp.iterdir():
+        os.chmod(f, new_file_mode())
         os.replace(f, out / f.name)
     tmp.rmdir()

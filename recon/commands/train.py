@@ -31,20 +31,32 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.fit import load_config, train_main
+    from recon import interrupts
+    from recon.io.output_path import check_output_dir
 
     path = pathlib.Path(args.config)
     if not path.is_file():
         raise UserError(f"config file {path} not found")
+    if args.steps is not None and args.steps < 1:
+        raise UserError(f"--steps must be >= 1, got {args.steps}")
+    if args.max_minutes is not None and not args.max_minutes > 0:
+        raise UserError(f"--max-minutes must be positive, got {args.max_minutes}")
+    from models.config_schema import ConfigError
+    from models.fit import load_config, train_main
+
     try:
-        cfg = load_config(path)
-    except json.JSONDecodeError as err:
-        raise UserError(f"config file {path} is not valid JSON: {err}") from err
+        cfg = load_config(path)  # the schema check: one line naming the file and the key
+    except ConfigError as err:
+        raise UserError(str(err)) from None
     except ValueError as err:
-        raise UserError(f"config file {path}: {err}") from err
+        raise UserError(f"config file {path}: {err}") from None
     workdir = args.workdir or str(pathlib.Path("runs") / cfg["name"])
+    check_output_dir(workdir, inputs=[path], option="--workdir")
+    if args.export is not None:
+        check_output_dir(args.export, inputs=[path, workdir], option="--export")
     if not args.verbose:  # orbax logs every save step at INFO through absl
         logging.getLogger("absl").setLevel(logging.WARNING)
+    interrupts.check()
     summary = train_main(
         path,
         workdir,
@@ -52,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
         export=args.export,
         progress=not args.no_progress,
+        should_stop=interrupts.pending,
     )
+    # SIGINT/SIGTERM: the loop saved the step it reached; resuming continues bit-identically
+    interrupts.check(kept=f"checkpoint of step {summary['steps']} kept in {workdir}; run the "
+                          "same command to resume")
     print(json.dumps(summary, indent=2))
     return 0

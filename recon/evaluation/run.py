@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from recon import interrupts
 from recon.evaluation import lesions as task
 from recon.evaluation.data import Problem, ct_problem, mri_problem
 from recon.evaluation.features import texture_frechet
@@ -151,6 +152,7 @@ def _run_method(name: str, kind: str, fn: Callable, problem: Problem) -> MethodO
             res = fn(getattr(case, which))
             image, std = res if isinstance(res, tuple) else (res, None)
             image = _real(jax.block_until_ready(image))
+            interrupts.check()  # between jitted reconstructions
             if not np.isfinite(image).all():
                 raise FloatingPointError(f"{name} produced NaN or Inf")
             out[which].append(image)

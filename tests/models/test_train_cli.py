@@ -19,7 +19,7 @@ def test_bad_config_is_user_error(tmp_path, capsys):
     p = tmp_path / "bad.json"
     p.write_text(json.dumps({"data": {"kind": "ellipses"}, "model": {"depth": 3}}))
     assert main(["train", "--config", str(p)]) == 2
-    assert "unknown model config keys ['depth']" in capsys.readouterr().err
+    assert "model.depth: unknown key" in capsys.readouterr().err
     p.write_text("{not json")
     assert main(["train", "--config", str(p)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
