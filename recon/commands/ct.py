@@ -15,14 +15,14 @@ import time
 from recon.cli_options import DIFFUSION_METHODS, add_diffusion_options
 from recon.errors import UserError
 
-CLASSICAL = ("fbp",)
+CLASSICAL = ("fbp", "tv", "sirt", "cgls")
 log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "ct",
-        help="reconstruct CT sinograms (FBP, diffusion)",
+        help="reconstruct CT sinograms (FBP, TV, SIRT, CGLS, diffusion)",
         description="Reconstructs every slice of a CT HDF5 file (see the README for the format).",
     )
     p.add_argument("input", help="CT HDF5 file with /sinogram, /angles and geometry attributes")
@@ -31,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="reconstruction method (default fbp)")
     p.add_argument("--filter", default="hann",
                    help="FBP filter: ram-lak, shepp-logan, cosine, hamming, hann (default hann)")
+    p.add_argument("--lam", type=float, default=None,
+                   help="tv: weight relative to the mean sinogram value (default 0.1)")
+    p.add_argument("--iters", type=int, default=None,
+                   help="iterations of tv / sirt / cgls (default 300 / 100 / 30)")
     add_diffusion_options(p, default_prior="ct-ellipses")
     p.set_defaults(func=run)
 
@@ -68,6 +72,15 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as err:
             raise UserError(str(err)) from None
         interrupts.check()
+    elif args.method in ("tv", "sirt", "cgls"):
+        from recon.ct.classical import slice_solver
+
+        try:
+            solve = slice_solver(args.method, lam=args.lam, iters=args.iters)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+        image = run_in_batches(lambda y, op: solve(op, y), jnp.asarray(sino), A,
+                               batch=args.batch, desc=args.method, quiet=args.quiet)
     else:
         recon_slice = diffusion_method(args, expects_complex=False)
         keys = jax.random.split(jax.random.PRNGKey(args.seed), sino.shape[0])

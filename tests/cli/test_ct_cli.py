@@ -39,10 +39,26 @@ def test_fbp_reconstructs_every_slice(tmp_path):
     assert np.linalg.norm(rec[0] - truth[1]) > np.linalg.norm(rec[0] - truth[0])
 
 
+@pytest.mark.parametrize("method", ["tv", "sirt", "cgls"])
+def test_iterative_methods_reconstruct_every_slice(tmp_path, method):
+    src, out = tmp_path / "in.h5", tmp_path / "out.h5"
+    truth = make_file(src)
+    assert main(["ct", str(src), "--out", str(out), "--method", method]) == 0
+    with h5py.File(out) as f:
+        rec = f["reconstruction"][()]
+        assert f.attrs["method"] == method
+    assert rec.shape == (2, N, N) and rec.dtype == np.float32
+    for r, t in zip(rec, truth, strict=True):
+        assert np.linalg.norm(r - t) / np.linalg.norm(t) < 0.3
+    assert np.linalg.norm(rec[0] - truth[1]) > np.linalg.norm(rec[0] - truth[0])
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--method", "dds", "--prior", "no-such-prior"], "unknown prior"),
+        (["--method", "tv", "--lam", "-1"], "--lam must be > 0"),
+        (["--method", "sirt", "--iters", "0"], "--iters must be >= 1"),
         (["--method", "dds", "--nfe", "0"], "nfe must be >= 1"),
         (["--method", "dds", "--prior", "mri-brain"], "cannot serve real (CT) images"),
     ],
