@@ -15,7 +15,8 @@ import sys
 from recon.errors import UserError
 
 #: Subcommand modules under ``recon.commands``, in the order ``recon --help`` lists them.
-COMMANDS = ("demo", "eval", "mri", "ct", "metrics", "sample", "train", "bench")
+COMMANDS = ("demo", "eval", "mri", "ct", "metrics", "sample", "train", "bench", "serve",
+            "send")
 
 
 def build_parser() -> argparse.ArgumentParser:
