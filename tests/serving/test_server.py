@@ -153,11 +153,17 @@ def test_client_killed_mid_stream(tmp_path, scan, server):
 
 
 def test_two_clients_at_once(tmp_path, scan, server):
+    from recon.serving.client import read_stream, send
+
     ref = _reference(tmp_path, scan, "zero-filled")
+    xml, acqs = read_stream(scan)
     results = [None, None]
 
     def run(i):
-        results[i] = _session(server, scan)
+        try:
+            results[i] = send(xml, acqs, *server.address, config="zero-filled", timeout=120)
+        except Exception as err:  # reported by the assertion below
+            results[i] = ([], [f"client error: {err!r}"])
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
     for t in threads:
