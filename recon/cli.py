@@ -21,7 +21,8 @@ import sys  # noqa: E402
 from recon.errors import UserError  # noqa: E402
 
 #: Subcommand modules under ``recon.commands``, in the order ``recon --help`` lists them.
-COMMANDS = ("demo", "eval", "mri", "ct", "metrics", "sample", "train", "bench")
+COMMANDS = ("demo", "eval", "mri", "ct", "metrics", "sample", "train", "bench", "serve",
+            "send")
 
 
 def build_parser() -> argparse.ArgumentParser:

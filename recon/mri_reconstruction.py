@@ -48,40 +48,49 @@ def load_raw(path: pathlib.Path, fmt: str, *, single_coil: bool = False,
     ``repetitions``: ISMRMRD only (:func:`recon.io.ismrmrd.read_ismrmrd`). What was read,
     detected and combined is logged at info level (stderr at normal verbosity).
     """
-    from recon import preprocess
-    from recon.image_grid import fit_length
     from recon.io.fastmri import read_fastmri
     from recon.io.ismrmrd import is_ismrmrd, read_ismrmrd
-    from recon.sampling import detect, sampled_positions
 
     if fmt == "auto":
         fmt = "ismrmrd" if is_ismrmrd(path) else "fastmri"
-    report: list[str] = []
-    recon_pe = None
     if fmt == "fastmri":
         d = read_fastmri(path, single_coil=single_coil)
-        ksp, calib, cmask, whitened = d.kspace, None, None, False
-    else:
-        d = read_ismrmrd(path, encoding=encoding, repetitions=repetitions)
-        ksp, calib = d.kspace, d.calib
-        report += d.report
-        whitened = False
-        if d.noise is not None:
-            try:
-                w = preprocess.whitening_matrix(d.noise)
-            except ValueError as err:
-                raise UserError(f"{path}: noise scan: {err}") from None
-            ksp = np.einsum("ij,sj...->si...", w, ksp).astype(np.complex64)
-            calib = np.einsum("ij,sj...->si...", w, calib).astype(np.complex64)
-            whitened = True
-        if d.oversampling > 1:
-            ksp = preprocess.remove_readout_oversampling(ksp, d.oversampling, axis=-2)
-            calib = preprocess.remove_readout_oversampling(calib, d.oversampling, axis=-2)
-            report.append(f"readout oversampling {d.oversampling} removed "
-                          f"(encodedSpace x {d.encoded_matrix[0]}, reconSpace x "
-                          f"{d.recon_matrix[0]})")
-        cmask = np.any(calib != 0, axis=(0, 1, 2)).astype(np.float32)
-        recon_pe = d.recon_matrix[1]
+        return _finish(path, fmt, d.kspace, None, None, False, None, [])
+    return from_ismrmrd(read_ismrmrd(path, encoding=encoding, repetitions=repetitions), path)
+
+
+def from_ismrmrd(d, path) -> dict:
+    """The raw-data dictionary of assembled ISMRMRD data (:class:`recon.io.ismrmrd.IsmrmrdData`,
+    from a file or a stream): noise prewhitening, readout-oversampling removal, calibration mask,
+    ``reconSpace`` y, sampling detection. ``path`` names the source in messages."""
+    from recon import preprocess
+
+    report: list[str] = list(d.report)
+    ksp, calib = d.kspace, d.calib
+    whitened = False
+    if d.noise is not None:
+        try:
+            w = preprocess.whitening_matrix(d.noise)
+        except ValueError as err:
+            raise UserError(f"{path}: noise scan: {err}") from None
+        ksp = np.einsum("ij,sj...->si...", w, ksp).astype(np.complex64)
+        calib = np.einsum("ij,sj...->si...", w, calib).astype(np.complex64)
+        whitened = True
+    if d.oversampling > 1:
+        ksp = preprocess.remove_readout_oversampling(ksp, d.oversampling, axis=-2)
+        calib = preprocess.remove_readout_oversampling(calib, d.oversampling, axis=-2)
+        report.append(f"readout oversampling {d.oversampling} removed "
+                      f"(encodedSpace x {d.encoded_matrix[0]}, reconSpace x "
+                      f"{d.recon_matrix[0]})")
+    cmask = np.any(calib != 0, axis=(0, 1, 2)).astype(np.float32)
+    return _finish(path, "ismrmrd", ksp, calib, cmask, whitened, d.recon_matrix[1], report)
+
+
+def _finish(path, fmt: str, ksp, calib, cmask, whitened: bool, recon_pe, report: list[str]):
+    """Sampling detection, ``reconSpace`` y padding and the log lines shared by both formats."""
+    from recon.image_grid import fit_length
+    from recon.sampling import detect, sampled_positions
+
     pattern = detect(sampled_positions(ksp, str(path)))
     mask = pattern.mask
     if recon_pe is not None and recon_pe > ksp.shape[-1]:

@@ -10,6 +10,7 @@ sharded batches (:func:`recon.parallel.map_batched`) with a progress bar over ba
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +51,6 @@ def diffusion_method(args: argparse.Namespace, expects_complex: bool,
     pure JAX) noised to that level instead of from pure noise
     (:mod:`recon.diffusion.posterior`, warm start).
     """
-    from models import load_prior
     from recon.diffusion.posterior import DiffusionConfig, reconstruct
 
     if start_sigma > 0 and warm_start is None:
@@ -62,7 +62,7 @@ def diffusion_method(args: argparse.Namespace, expects_complex: bool,
     except ValueError as err:
         raise UserError(str(err)) from None
     try:
-        prior = load_prior(args.prior)
+        prior = cached_prior(args.prior)
     except (ValueError, FileNotFoundError) as err:
         raise UserError(str(err)) from None
     if prior.config.complex != expects_complex:
@@ -76,6 +76,21 @@ def diffusion_method(args: argparse.Namespace, expects_complex: bool,
         return reconstruct(prior, A, y, cfg, key, prior_var=prior_var, x_start=x_start)
 
     return recon_slice
+
+
+def cached_prior(name: str):
+    """:func:`models.load_prior`, once per process and name: ``recon mri`` over many files and
+    ``recon serve`` over many sessions load a prior's weights once (and, the denoiser being the
+    same object, reuse its compiled sampler). The loader is part of the key, so a replaced
+    ``models.load_prior`` (tests) is never served from the cache of another."""
+    import models
+
+    return _load_once(models.load_prior, name)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_once(loader: Callable, name: str):
+    return loader(name)
 
 
 def run_in_batches(

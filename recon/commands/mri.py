@@ -25,8 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Regularisation weights are relative to the data scale, so the defaults work without "
         "tuning.",
     )
-    p.add_argument("input", help="raw data: fastMRI HDF5 (kspace, mask) or ISMRMRD HDF5")
-    p.add_argument("--out", required=True, help="output HDF5 file")
+    p.add_argument("input", nargs="+", help="raw data: fastMRI HDF5 (kspace, mask) or ISMRMRD "
+                   "HDF5; several files or a folder of .h5 files with --out-dir")
+    p.add_argument("--out", default=None, help="output HDF5 file (one input)")
+    p.add_argument("--out-dir", default=None, metavar="DIR",
+                   help="many inputs: write DIR/<input name>.h5 each, skip inputs whose output "
+                        "exists (resume), print a summary (recon.batch_mri)")
+    p.add_argument("--dicom", default=None, metavar="DIR",
+                   help="also write one DICOM MR series per input into DIR (recon.io.dicom)")
     p.add_argument("--method", choices=METHODS + DIFFUSION_METHODS, default="l1-wavelet",
                    help="reconstruction method (default l1-wavelet)")
     p.add_argument("--lam", type=float, default=None,
@@ -63,13 +69,25 @@ def _parse_crop(text: str | None) -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from recon.batch_mri import expand_inputs, run_many
+
+    inputs = expand_inputs(args.input)
+    if args.dicom is not None and not pathlib.Path(args.dicom).is_dir():
+        raise UserError(f"--dicom {args.dicom}: not a directory")
+    if args.out_dir is not None or len(inputs) > 1:
+        return run_many(args, inputs, run_one)
+    if args.out is None:
+        raise UserError("--out OUT.h5 is required for one input (or --out-dir DIR)")
+    return run_one(args, inputs[0], pathlib.Path(args.out))
+
+
+def run_one(args: argparse.Namespace, src: pathlib.Path, out: pathlib.Path) -> int:
+    """Reconstruct one input file into ``out`` (and ``--dicom``)."""
     from recon import console, interrupts
     from recon.io.output_path import check_output_file
     from recon.mri_input_options import check_input_options, load_options
     from recon.mri_reconstruction import check_options, load_raw, reconstruct_raw
 
-    src = pathlib.Path(args.input)
-    out = pathlib.Path(args.out)
     crop = _parse_crop(args.crop)
     check_output_file(out, inputs=[src])
     check_options(args)
@@ -90,7 +108,12 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     with console.timed(f"{out}: write"):
-        return _write(args, src, out, crop, data, result)
+        status = _write(args, src, out, crop, data, result)
+    if args.dicom is not None:
+        from recon.io.dicom import write_for_file
+
+        write_for_file(args.dicom, src, data, result, args)
+    return status
 
 
 def _write(args, src, out, crop, data, result) -> int:

@@ -83,8 +83,7 @@ def read_ismrmrd(path: str | pathlib.Path, dataset: str = "dataset", encoding: i
     averages the repetitions, ``"separate"`` gives each its own output slices
     (:mod:`recon.io.ismrmrd_counters`). Header checks: :mod:`recon.io.ismrmrd_header`.
     """
-    from recon.io.budget import check_bytes, check_dataset
-    from recon.io.ismrmrd_counters import check_counters
+    from recon.io.budget import check_dataset
     from recon.io.ismrmrd_header import read_header
 
     path = pathlib.Path(path)
@@ -104,22 +103,43 @@ def read_ismrmrd(path: str | pathlib.Path, dataset: str = "dataset", encoding: i
                               f"acquisitions): {h5_reason(err)}") from None
         if head is None:
             raise _fail(path, "no acquisitions")
-        selection = _classify(path, head)
-        counters = check_counters(path, head, selection["data"], ~selection["acs_only"], hdr,
-                                  repetitions)
-        ncoil = int(np.max(head["active_channels"][counters.selected]))
-        samples_bytes = 8 * float(np.sum(head["active_channels"].astype(np.float64)
-                                         * head["number_of_samples"]))
-        grid = float(counters.n_slots) * ncoil * hdr.encoded[0] * hdr.encoded[1]
-        # the samples as read, two complex128 accumulators and two complex64 results
-        check_bytes(path, f"{counters.n_slots} slice(s) x {ncoil} coils x "
-                          f"{hdr.encoded[0]} x {hdr.encoded[1]} k-space", samples_bytes
-                    + grid * (16 * 2 + 8 * 2))
-        try:
-            payload = g["data"]["data"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise _fail(path, f"cannot read the acquisitions (truncated file?): "
-                              f"{h5_reason(err)}") from None
+
+        def read_payload():
+            try:
+                return g["data"]["data"]
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                raise _fail(path, f"cannot read the acquisitions (truncated file?): "
+                                  f"{h5_reason(err)}") from None
+
+        return assemble(path, xml, hdr, head, read_payload, repetitions)
+
+
+def assemble(path: pathlib.Path | str, xml: str, hdr, head: np.ndarray,
+             read_payload, repetitions: str = "mean") -> IsmrmrdData:
+    """Acquisitions -> arrays: the one ISMRMRD assembly, for files and for streams.
+
+    ``hdr`` is the checked :class:`recon.io.ismrmrd_header.Header` of ``xml``; ``head`` the
+    acquisition headers as a structured array (``ismrmrd.hdf5.acquisition_header_dtype``);
+    ``read_payload()``, called after the counter and memory checks, returns a sequence whose
+    item ``i`` holds acquisition ``i``'s samples as interleaved float32 (re, im), coils x
+    samples. ``path`` names the source in messages.
+    """
+    from recon.io.budget import check_bytes
+    from recon.io.ismrmrd_counters import check_counters
+
+    path = pathlib.Path(path)
+    selection = _classify(path, head)
+    counters = check_counters(path, head, selection["data"], ~selection["acs_only"], hdr,
+                              repetitions)
+    ncoil = int(np.max(head["active_channels"][counters.selected]))
+    samples_bytes = 8 * float(np.sum(head["active_channels"].astype(np.float64)
+                                     * head["number_of_samples"]))
+    grid = float(counters.n_slots) * ncoil * hdr.encoded[0] * hdr.encoded[1]
+    # the samples as read, two complex128 accumulators and two complex64 results
+    check_bytes(path, f"{counters.n_slots} slice(s) x {ncoil} coils x "
+                      f"{hdr.encoded[0]} x {hdr.encoded[1]} k-space", samples_bytes
+                + grid * (16 * 2 + 8 * 2))
+    payload = read_payload()
     table = {"head": head, "data": payload}
     ro, pe = hdr.encoded[0], hdr.encoded[1]
     rro, rpe = hdr.recon[0], hdr.recon[1]
