@@ -79,17 +79,23 @@ def diffusion_method(args: argparse.Namespace, expects_complex: bool,
 
 
 def cached_prior(name: str):
-    """:func:`models.load_prior`, once per process and name: ``recon mri`` over many files and
+    """:func:`models.load_prior`, once per process and weights: ``recon mri`` over many files and
     ``recon serve`` over many sessions load a prior's weights once (and, the denoiser being the
-    same object, reuse its compiled sampler). The loader is part of the key, so a replaced
-    ``models.load_prior`` (tests) is never served from the cache of another."""
+    same object, reuse its compiled sampler). The key holds the loader (a replaced
+    ``models.load_prior`` in tests is never served from another's cache), the weights folder
+    (``$RECON_WEIGHTS_DIR`` may change between calls) and the size and modification time of its
+    files, so replaced or damaged weights are read again, never served from memory."""
     import models
+    from models.registry import weights_dir
 
-    return _load_once(models.load_prior, name)
+    folder = weights_dir() / name
+    stamp = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns)
+                  for f in sorted(folder.glob("*")) if f.is_file()) if folder.is_dir() else ()
+    return _load_once(models.load_prior, name, str(folder), stamp)
 
 
 @functools.lru_cache(maxsize=4)
-def _load_once(loader: Callable, name: str):
+def _load_once(loader: Callable, name: str, folder: str, stamp: tuple):
     return loader(name)
 
 

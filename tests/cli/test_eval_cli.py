@@ -81,7 +81,7 @@ def test_eval_out_is_a_file(tmp_path, capsys):
     f = tmp_path / "file"
     f.write_text("x")
     assert main(["eval", "--out", str(f)]) == 2
-    assert "not a directory" in capsys.readouterr().err
+    assert "is not a folder" in capsys.readouterr().err
 
 
 def test_eval_unknown_modality_exits_2(tmp_path):
