@@ -11,12 +11,13 @@ XLA compilation is then a hit in the persistent cache.
 The key covers everything the program depends on: the name and the caller's static parameters,
 the argument shapes and dtypes, the JAX version, the backend, 64-bit mode, and a digest of the
 source of ``operators``, ``models`` and ``recon`` (a changed line of code is a new program). A
-file that cannot be read is rebuilt. Disabled (plain ``jax.jit``) unless the command line turned
-the compilation cache on (``recon --no-cache`` turns both off).
+file that cannot be read is rebuilt. Without the on-disk cache (the command line turns it on;
+``recon --no-cache`` turns both off) :func:`call` is ``jax.jit`` kept in memory per key.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import os
@@ -26,7 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 _folder: pathlib.Path | None = None
-_programs: dict[str, Callable] = {}
+_programs: collections.OrderedDict[str, Callable] = collections.OrderedDict()
+MAX_PROGRAMS = 64  # least recently used beyond this are dropped (a server meets many masks)
 
 
 def enable(folder: pathlib.Path | None) -> None:
@@ -63,17 +65,26 @@ def call(name: str, make: Callable[[], Callable], *args: Any, static: Any = ()) 
     ``make()`` returns the function, which takes arrays only: close over static parameters and
     name them in ``static`` (a value with a stable ``repr``) so that they are part of the key.
     ``make`` is called only when the program must be traced, so a run that finds it on disk
-    never imports the modules that build it.
+    never imports the modules that build it. Either way the jitted program is kept in this
+    process under that key, so a server or a loop over files traces and compiles it once
+    (``make()`` returns a new function object on every call, which ``jax.jit`` alone would
+    trace and compile again).
     """
     import jax
 
-    if _folder is None:
-        return jax.jit(make())(*args)
     key = _key(name, static, args)
     program = _programs.get(key)
-    if program is None:
-        program = jax.jit(_load_or_export(_folder / f"{name}-{key}.jaxexport", make, args).call)
+    if program is not None:
+        _programs.move_to_end(key)
+    else:
+        if _folder is None:
+            program = jax.jit(make())
+        else:
+            program = jax.jit(_load_or_export(_folder / f"{name}-{key}.jaxexport", make,
+                                              args).call)
         _programs[key] = program
+        while len(_programs) > MAX_PROGRAMS:
+            _programs.popitem(last=False)
     return program(*args)
 
 

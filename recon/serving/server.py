@@ -13,13 +13,20 @@ python-ismrmrd-server clients): every message is a little-endian uint16 id and a
                        TEXT (5)                             one line, only on an error
                        CLOSE (4)
 
-Each connection has its own thread that reads messages; a slice that is complete
+Each connection is read by a thread of a connection pool (``MAX_CONNECTIONS`` at once; more
+wait to be served); a slice that is complete
 (:mod:`recon.serving.slices`) is handed to a worker pool shared by all connections (``workers``
 threads; JAX releases the GIL while it computes), so a slice is reconstructed while the next one
 streams in, and images go back as they finish. The reconstruction is
 :func:`recon.mri_reconstruction.reconstruct_raw`, the one of ``recon mri``; compiled solvers are
-cached per process by method, options and shapes (``recon.classical_mri``, JAX's jit cache), so a
+cached per process by method, options and shapes (``recon.classical_mri``, ``recon.aot``), so a
 server compiles once for all its sessions.
+
+Threads are reused, never one new thread per connection, glibc's malloc arenas are capped
+(:func:`limit_malloc_arenas`) and trimmed after each session (:func:`release_free_memory`):
+glibc gives each new thread that allocates an arena of its own (up to 8 per core) and keeps
+the arenas' freed memory, so a thread per session grew the resident memory by 36 % over 20
+sessions before it levelled off (experiments/bench_serve.py).
 
 A bad stream (unknown message id, a truncated message, acquisitions that contradict the header,
 an unknown configuration, a client that disconnects) ends that session only: the server sends
@@ -50,6 +57,7 @@ class ReconServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 9002, workers: int = 2,
                  base: dict | None = None, dicom: str | None = None):
+        limit_malloc_arenas()
         self.base = dict(base or {})
         self.dicom = dicom
         self.pool = concurrent.futures.ThreadPoolExecutor(max(1, workers),
@@ -61,9 +69,7 @@ class ReconServer:
             def handle(self) -> None:
                 Session(owner, self.request, next(owner.sessions)).run()
 
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.tcp = socketserver.ThreadingTCPServer((host, port), Handler)
-        self.tcp.daemon_threads = True
+        self.tcp = _PooledTCPServer((host, port), Handler)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -82,6 +88,79 @@ class ReconServer:
         self.tcp.shutdown()
         self.tcp.server_close()
         self.pool.shutdown(wait=True)
+
+
+MAX_CONNECTIONS = 16
+#: glibc's ``mallopt`` parameter number of ``M_ARENA_MAX`` (malloc.h)
+_M_ARENA_MAX = -8
+
+
+def _libc():
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c"))
+    except (OSError, TypeError):
+        return None
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas for this process (as ``MALLOC_ARENA_MAX`` does); ``False``
+    where the C library is not glibc. A server's threads otherwise get up to 8 arenas per core,
+    each holding on to the memory it once held."""
+    libc = _libc()
+    try:
+        return bool(libc.mallopt(_M_ARENA_MAX, int(arenas)))
+    except AttributeError:
+        return False
+
+
+def release_free_memory() -> bool:
+    """Return the free memory of every malloc arena to the system (glibc ``malloc_trim``);
+    called when a session ends, so that what one session freed does not stay resident."""
+    libc = _libc()
+    try:
+        return bool(libc.malloc_trim(0))
+    except AttributeError:
+        return False
+
+
+class _PooledTCPServer(socketserver.TCPServer):
+    """A TCP server that handles each connection on a reused thread of a fixed pool; closing
+    it drops the open connections (their sessions end at once) and waits for their threads."""
+
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: type) -> None:
+        self.connections = concurrent.futures.ThreadPoolExecutor(
+            MAX_CONNECTIONS, thread_name_prefix="recon-connection")
+        self.open: set[socket.socket] = set()
+        self.open_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address) -> None:
+        with self.open_lock:
+            self.open.add(request)
+        self.connections.submit(self._handle, request, client_address)
+
+    def _handle(self, request, client_address) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            with self.open_lock:
+                self.open.discard(request)
+            self.shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self.open_lock:
+            for sock in self.open:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        self.connections.shutdown(wait=True, cancel_futures=True)
 
 
 class Session:
@@ -132,6 +211,7 @@ class Session:
             for f in (self.wfile, self.sock):
                 with contextlib.suppress(OSError):
                     f.close()
+            release_free_memory()
 
     def _read(self) -> None:
         import ismrmrd

@@ -192,3 +192,41 @@ def test_acquisition_contradicting_header(tmp_path, scan, server):
     texts = _raw(server, buf.getvalue())
     assert len(texts) == 1 and "slice 7 is outside" in texts[0]
     _serves_next(tmp_path, scan, server)
+
+
+def test_sequential_sessions_reuse_one_connection_thread(scan):
+    """A thread per connection gave each session a new glibc malloc arena (resident memory
+    +36 % over 20 sessions); the pool serves consecutive sessions on one reused thread."""
+    from recon.serving.server import ReconServer
+
+    before = set(threading.enumerate())
+    srv = ReconServer("127.0.0.1", 0, workers=1)
+    srv.start()
+    try:
+        for _ in range(4):
+            images, texts = _session(srv, scan)
+            assert not texts and len(images) == 2
+        new = [t.name for t in set(threading.enumerate()) - before
+               if t.name.startswith("recon-connection")]
+        assert len(new) == 1, new
+    finally:
+        srv.shutdown()
+
+
+def test_shutdown_drops_an_idle_client_and_returns(scan):
+    """A client that connected and sent nothing must not keep a stopping server alive."""
+    import time
+
+    from recon.serving.server import ReconServer
+
+    before = set(threading.enumerate())
+    srv = ReconServer("127.0.0.1", 0, workers=1)
+    srv.start()
+    idle = socket.create_connection(srv.address, timeout=30)
+    time.sleep(0.2)  # the connection is being read by a pool thread
+    t0 = time.perf_counter()
+    srv.shutdown()
+    assert time.perf_counter() - t0 < 5
+    assert not [t for t in set(threading.enumerate()) - before
+                if t.name.startswith("recon-connection") and t.is_alive()]
+    idle.close()
