@@ -87,6 +87,79 @@ def _batched(method: str, mask_bytes: bytes, shape: tuple[int, ...], lam: float,
     return jax.jit(jax.vmap(lambda k, m: fn(k, m)))
 
 
+#: ``--lam auto``: coarse candidates (multiples of the method's default weight), then the
+#: best one's neighbours at half and twice its weight (:mod:`recon.measurement_split`)
+AUTO_GRID = (1 / 16, 1 / 4, 1.0, 4.0, 16.0, 64.0)
+AUTO_REFINE = (0.5, 2.0)
+
+
+def _grid_solver(method: str, iters: int) -> Callable:
+    """``(k, maps, lams (G,), mask (H, W)) -> (G, H, W)`` per slice, vmapped over slices: each
+    slice solved for every weight in ``lams``. The mask is an argument (traced), so the
+    folds and slices of one shape share one compiled program."""
+
+    def one(k, m, lams, mask):
+        return jax.vmap(lambda lam: _solve_one(method, k, m, mask, lam, iters))(lams)
+    return jax.vmap(one, in_axes=(0, 0, 0, None))
+
+
+def _residual_program() -> Callable:
+    """``(k, maps, xs (G, H, W), held (H, W)) -> (G,)`` per slice, vmapped over slices: the
+    held-out residuals of one slice's candidates."""
+    from operators.mri import sense
+    from recon.measurement_split import heldout_residual
+
+    def one(k, m, xs, held):
+        A = sense(m)
+        return jax.vmap(lambda x: heldout_residual(A, held, x, k))(xs)
+    return jax.vmap(one, in_axes=(0, 0, 0, None))
+
+
+def _validated_weights(method: str, kb: jax.Array, maps: jax.Array, mask: np.ndarray,
+                       default: float, iters: int, fraction: float | None, seed: int,
+                       noise_std: np.ndarray) -> dict:
+    """Per slice of the batch: the weight chosen by measurement-split validation and the
+    record of candidates, residuals and noise floor (module :mod:`recon.measurement_split`)."""
+    from recon.measurement_split import SCHEMES, decide, noise_floor, split
+
+    h, w = kb.shape[-2:]
+    nb, nc = kb.shape[0], kb.shape[1]
+    scheme = SCHEMES[method]
+    fraction = scheme.fraction if fraction is None else fraction
+    splits = [split(mask, (h, w), fraction, seed, lines=scheme.lines, fold=f)
+              for f in range(scheme.folds)]
+    n_held = int(sum(held.sum() for _, held in splits))
+
+    def candidates(lams: np.ndarray) -> np.ndarray:
+        lams = jnp.asarray(lams, jnp.float32)
+        total = 0.0
+        for train, held in splits:
+            xs = aot.call(f"mri-{method}-grid", lambda: _grid_solver(method, iters),
+                          kb, maps, lams, jnp.asarray(train), static=(method, iters))
+            interrupts.check()
+            r = aot.call("mri-heldout", _residual_program, kb, maps, xs, jnp.asarray(held))
+            total = total + np.asarray(r, np.float64)
+        return total / len(splits)
+
+    coarse = np.tile(default * np.asarray(AUTO_GRID, np.float32), (nb, 1))
+    r_coarse = candidates(coarse)
+    best = coarse[np.arange(nb), np.argmin(r_coarse, axis=1)]
+    fine = best[:, None] * np.asarray(AUTO_REFINE, np.float32)[None]
+    r_fine = candidates(fine)
+    lams = np.concatenate([coarse, fine], axis=1)
+    res = np.concatenate([r_coarse, r_fine], axis=1)
+    held_energy = sum(np.sum(np.abs(np.asarray(kb) * held) ** 2, axis=(1, 2, 3))
+                      for _, held in splits)
+    chosen, floors, decided = np.empty(nb), np.empty(nb), np.zeros(nb, bool)
+    for i in range(nb):
+        floors[i] = noise_floor(float(noise_std[i]), n_held, nc, float(held_energy[i]))
+        d = decide(res[i], floors[i], 2 * n_held * nc)
+        decided[i] = d.best is not None
+        chosen[i] = lams[i, d.best] if d.best is not None else default
+    return {"lam": chosen, "candidates": lams, "heldout_residual": res,
+            "noise_floor": floors, "decided": decided}
+
+
 def _as_mask(mask: np.ndarray, h: int, w: int) -> np.ndarray:
     """A sampling mask as ``(W,)`` (phase-encode lines) or ``(H, W)`` float32."""
     mask = np.asarray(mask, np.float32)
@@ -102,12 +175,14 @@ def reconstruct(
     mask: np.ndarray,
     method: str = "l1-wavelet",
     *,
-    lam: float | None = None,
+    lam: float | str | None = None,
     iters: int | None = None,
     calib: np.ndarray | None = None,
     calib_mask: np.ndarray | None = None,
     batch: int | None = None,
     progress: Callable[[int], None] | None = None,
+    holdout: float | None = None,
+    record: dict | None = None,
 ) -> np.ndarray:
     """Magnitude images ``(slices, H, W)`` float32 from k-space ``(slices, C, H, W)``.
 
@@ -117,6 +192,15 @@ def reconstruct(
             random, readout undersampling: :mod:`recon.sampling`).
         method: one of :data:`METHODS`.
         lam, iters: solver options (``None``: :data:`DEFAULTS`; ``lam`` is relative).
+            ``lam="auto"``: the weight of each slice is chosen by measurement-split validation
+            (:mod:`recon.measurement_split`) among :data:`AUTO_GRID` times the default and the
+            best one's :data:`AUTO_REFINE` neighbours, then the slice is reconstructed from all
+            its data with it (8 validation solves per fold, one final solve); an
+            undecided validation keeps the default weight.
+        holdout: held-out fraction per fold for ``lam="auto"``, in ``(0, 0.5]`` (default:
+            the method's :data:`recon.measurement_split.SCHEMES`).
+        record: for ``lam="auto"``, filled per slice with ``lam`` ``(S,)``, ``candidates`` and
+            ``heldout_residual`` ``(S, 8)``, ``noise_floor`` ``(S,)``, ``decided`` ``(S,)``.
         calib, calib_mask: k-space and mask to calibrate the coil maps on (ISMRMRD files
             with separate ACS lines); default the data itself. ESPIRiT calibrates on the
             largest fully sampled centred block (:func:`recon.sampling.calibration_region`).
@@ -131,7 +215,10 @@ def reconstruct(
     ns, nc, h, w = kspace.shape
     mask = _as_mask(mask, h, w)
     opts = {**DEFAULTS[method]}
-    if lam is not None:
+    auto = isinstance(lam, str)
+    if auto and (lam != "auto" or method == "zero-filled"):
+        raise ValueError(f"lam must be a number or 'auto' (not for zero-filled), got {lam!r}")
+    if lam is not None and not auto:
         opts["lam"] = float(lam)
     if iters is not None:
         opts["iters"] = int(iters)
@@ -144,6 +231,15 @@ def reconstruct(
     cmask = mask if calib_mask is None else _as_mask(calib_mask, h, w)
     if method != "zero-filled":
         region, kernel = calibration_region(cmask, (h, w), nc)
+    if auto:
+        from recon.measurement_split import SCHEMES, split
+        from recon.slice_methods import estimate_noise_std
+
+        scheme = SCHEMES[method]  # refuse a bad fraction or too few samples before any work
+        split(mask, (h, w), scheme.fraction if holdout is None else holdout,
+              lines=scheme.lines)
+        chosen = {k: [] for k in ("lam", "candidates", "heldout_residual", "noise_floor",
+                                  "decided")}
     out = np.zeros((ns, h, w), np.float32)
     for start in range(0, ns, batch):
         interrupts.check()  # a SIGINT/SIGTERM stops before the next jitted step
@@ -159,14 +255,29 @@ def reconstruct(
                 espirit, calib_shape=region, kernel_width=kernel),
                 jnp.asarray(calib[take], jnp.complex64), static=(region, kernel))
             interrupts.check()
-            static = (method, hashlib.sha256(mask.tobytes()).hexdigest(), mask.shape,
-                      float(opts["lam"]), int(opts["iters"]))
-            img = jnp.abs(aot.call(f"mri-{method}", lambda: _batched(
-                method, mask.tobytes(), mask.shape, float(opts["lam"]), int(opts["iters"])),
-                kb, maps, static=static))
+            if auto:
+                sigma = np.array([estimate_noise_std(kspace[i], mask) for i in take])
+                rec = _validated_weights(method, kb, maps, mask, float(opts["lam"]),
+                                         int(opts["iters"]), holdout, 0, sigma)
+                for k, v in rec.items():
+                    chosen[k].append(v[: stop - start])
+                interrupts.check()
+                full = np.broadcast_to(mask if mask.ndim == 2 else mask[None], (h, w))
+                img = jnp.abs(aot.call(f"mri-{method}-grid", lambda: _grid_solver(
+                    method, int(opts["iters"])), kb, maps,
+                    jnp.asarray(rec["lam"][:, None], jnp.float32),
+                    jnp.asarray(full, jnp.float32), static=(method, int(opts["iters"])))[:, 0])
+            else:
+                static = (method, hashlib.sha256(mask.tobytes()).hexdigest(), mask.shape,
+                          float(opts["lam"]), int(opts["iters"]))
+                img = jnp.abs(aot.call(f"mri-{method}", lambda: _batched(
+                    method, mask.tobytes(), mask.shape, float(opts["lam"]),
+                    int(opts["iters"])), kb, maps, static=static))
         out[start:stop] = np.asarray(img, np.float32)[: stop - start]
         if progress is not None:
             progress(stop - start)
     if not np.isfinite(out).all():
         raise ValueError("the reconstruction produced NaN or Inf (check the input scaling)")
+    if auto and record is not None:
+        record.update({k: np.concatenate(v) for k, v in chosen.items()})
     return out

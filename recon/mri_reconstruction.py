@@ -37,6 +37,7 @@ class MRIResult:
     std: np.ndarray | None
     options: dict
     kspace_shape: tuple[int, ...]
+    record: dict = dataclasses.field(default_factory=dict)
 
 
 def load_raw(path: pathlib.Path, fmt: str, *, single_coil: bool = False,
@@ -117,8 +118,15 @@ def check_options(args: argparse.Namespace) -> None:
     """Refuse option values no reconstruction can use (before any data are read)."""
     if args.iters is not None and args.iters < 1:
         raise UserError(f"--iters must be >= 1, got {args.iters}")
-    if args.lam is not None and not (np.isfinite(args.lam) and args.lam >= 0):
+    if args.lam == "auto":
+        if args.method not in ("cg-sense", "l1-wavelet", "tv"):
+            raise UserError(f"--lam auto chooses the weight of cg-sense, l1-wavelet and tv, "
+                            f"not of {args.method}")
+    elif args.lam is not None and not (np.isfinite(args.lam) and args.lam >= 0):
         raise UserError(f"--lam must be a finite number >= 0, got {args.lam}")
+    holdout = getattr(args, "holdout", None)
+    if holdout is not None and not (np.isfinite(holdout) and 0 < holdout <= 0.5):
+        raise UserError(f"--holdout must be in (0, 0.5], got {holdout}")
     if args.warm_start is not None and not (np.isfinite(args.warm_start)
                                             and args.warm_start >= 0):
         raise UserError(f"--warm-start must be a finite noise level >= 0, got {args.warm_start}")
@@ -184,11 +192,13 @@ def reconstruct_raw(data: dict, args: argparse.Namespace, source: str,
                 opts["lam"] = args.lam
             if args.iters is not None:
                 opts["iters"] = args.iters
+            record: dict = {}
             try:
                 images = reconstruct(ksp, data["mask"], args.method, lam=opts.get("lam"),
                                      iters=opts.get("iters"), calib=calib,
                                      calib_mask=data["calib_mask"], batch=args.batch,
-                                     progress=progress)
+                                     progress=progress,
+                                     holdout=getattr(args, "holdout", None), record=record)
             except ValueError as err:
                 raise UserError(f"{source}: {err}") from None
             std = None
@@ -203,7 +213,8 @@ def reconstruct_raw(data: dict, args: argparse.Namespace, source: str,
         images = centre_crop(images, crop)
         std = None if std is None else centre_crop(std, crop)
     return MRIResult(np.ascontiguousarray(images),
-                     None if std is None else np.ascontiguousarray(std), opts, ksp.shape)
+                     None if std is None else np.ascontiguousarray(std), opts, ksp.shape,
+                     record if args.method in DEFAULTS and args.method != "zero-filled" else {})
 
 
 def _diffusion(args: argparse.Namespace, ksp, data: dict, calib, source: str):

@@ -13,6 +13,16 @@ import pathlib
 from recon.errors import UserError
 
 
+def lam_value(text: str) -> float | str:
+    """``--lam``: a number or ``auto`` (argparse type)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from recon.cli_options import DEFAULTS, DIFFUSION_METHODS, METHODS, add_diffusion_options
     from recon.mri_input_options import add_input_options
@@ -35,9 +45,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write one DICOM MR series per input into DIR (recon.io.dicom)")
     p.add_argument("--method", choices=METHODS + DIFFUSION_METHODS, default="l1-wavelet",
                    help="reconstruction method (default l1-wavelet)")
-    p.add_argument("--lam", type=float, default=None,
-                   help="relative regularisation weight (defaults: " + ", ".join(
+    p.add_argument("--lam", type=lam_value, default=None,
+                   help="relative regularisation weight, or 'auto': chosen per slice by "
+                        "measurement-split validation (held-out k-space; the record goes to "
+                        "/validation in the output) (defaults: " + ", ".join(
                        f"{m} {d['lam']}" for m, d in DEFAULTS.items() if "lam" in d) + ")")
+    p.add_argument("--holdout", type=float, default=None,
+                   help="--lam auto: held-out fraction of the acquired samples outside the "
+                        "calibration region, per fold, in (0, 0.5] (default per method: "
+                        "cg-sense 0.2 of the points, l1-wavelet and tv 4 folds of 0.1 of the "
+                        "lines)")
     p.add_argument("--iters", type=int, default=None, help="iterations (defaults: " + ", ".join(
         f"{m} {d['iters']}" for m, d in DEFAULTS.items() if "iters" in d) + ")")
     p.add_argument("--format", choices=("auto", "fastmri", "ismrmrd"), default="auto",
@@ -141,6 +158,13 @@ def _write(args, src, out, crop, data, result) -> int:
         f.attrs["crop"] = "" if crop is None else f"{crop[0]}x{crop[1]}"
         for k, v in opts.items():
             f.attrs[k] = v
+        if result.record:
+            g = f.create_group("validation")
+            g.attrs["about"] = ("measurement-split validation per slice (recon.measurement_split"
+                                "): candidate weights, normalised held-out residuals, the noise "
+                                "floor, whether it decided, the weight used")
+            for k, v in result.record.items():
+                g.create_dataset(k, data=np.asarray(v))
         f.attrs["lam_relative"] = "lam" in opts
         f.attrs["intensity"] = "RSS of coil images, orthonormal inverse FFT (fastMRI)"
     n = images.shape[0]

@@ -220,3 +220,25 @@ def test_dds_sampling_nan_exits_2_without_output(tmp_path, fastmri_file, capsys,
     err = capsys.readouterr().err.strip()
     assert "NaN or Inf" in err and len(err.splitlines()) == 1
     assert not out.exists() and not _leftovers(tmp_path)
+
+
+def test_lam_auto_writes_the_validation_record(tmp_path, fastmri_file):
+    out = tmp_path / "auto.h5"
+    assert main(["-q", "mri", str(fastmri_file), "--out", str(out), "--method", "cg-sense",
+                 "--lam", "auto", "--iters", "10"]) == 0
+    with h5py.File(out) as f:
+        v = f["validation"]
+        assert v["lam"].shape == (2,) and v["heldout_residual"].shape == (2, 8)
+        assert np.all(np.isin(v["lam"][()][v["decided"][()]], v["candidates"][()]))
+        assert f.attrs["lam"] == "auto"
+
+
+@pytest.mark.parametrize("extra", [["--method", "cg-sense", "--lam", "auto", "--holdout", "0.7"],
+                                   ["--method", "tv", "--lam", "auto", "--holdout", "0"],
+                                   ["--method", "zero-filled", "--lam", "auto"]])
+def test_lam_auto_bad_options_exit_2_without_output(tmp_path, fastmri_file, capsys, extra):
+    out = tmp_path / "bad.h5"
+    assert main(["-q", "mri", str(fastmri_file), "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and ("--holdout" in err or "--lam auto" in err), err
+    assert not out.exists()
