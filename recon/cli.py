@@ -31,27 +31,40 @@ def build_parser() -> argparse.ArgumentParser:
         description="MRI and CT reconstruction with JAX operators, classical solvers and "
         "diffusion priors.",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="-v: progress and timings of every stage; -vv: also the debug "
-                             "logs of the libraries (JAX, orbax, ...)")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="errors only: no progress bars, no 'wrote' lines")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="do not use JAX's persistent compilation cache (default: on, in "
-                             "$XDG_CACHE_HOME/recon-engine or ~/.cache/recon-engine; "
-                             "RECON_CACHE_DIR overrides the folder)")
-    parser.add_argument("--max-memory", default=None, metavar="SIZE",
-                        help="refuse inputs whose arrays need more memory than SIZE, e.g. 8G "
-                             "or 500M, checked before anything is read (default: half the RAM)")
-    parser.add_argument(
-        "--device", choices=("auto", "cpu", "gpu", "tpu"), default="auto",
-        help="JAX platform to run on (default auto: the first of tpu, gpu, cpu present)",
-    )
+    add_global_options(parser, top_level=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
         importlib.import_module(f"recon.commands.{name}").register(sub)
+    for command_parser in sub.choices.values():  # `recon mri IN -q` works like `recon -q mri IN`
+        add_global_options(command_parser, top_level=False)
     return parser
+
+
+def add_global_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
+    """The options of every command. They are accepted before the command name (``recon -q mri
+    ...``) and after it (``recon mri ... -q``); after it their defaults are suppressed, so a value
+    given before the name is kept unless the option is given again after it, which then wins."""
+
+    def default(value):
+        return value if top_level else argparse.SUPPRESS
+
+    g = parser.add_argument_group("options of every command") if not top_level else parser
+    g.add_argument("-v", "--verbose", action="count", default=default(0),
+                   help="-v: progress and timings of every stage; -vv: also the debug "
+                        "logs of the libraries (JAX, orbax, ...)")
+    g.add_argument("-q", "--quiet", action="store_true", default=default(False),
+                   help="errors only: no progress bars, no 'wrote' lines")
+    g.add_argument("--no-cache", action="store_true", default=default(False),
+                   help="do not use JAX's persistent compilation cache (default: on, in "
+                        "$XDG_CACHE_HOME/recon-engine or ~/.cache/recon-engine; "
+                        "RECON_CACHE_DIR overrides the folder)")
+    g.add_argument("--max-memory", default=default(None), metavar="SIZE",
+                   help="refuse inputs whose arrays need more memory than SIZE, e.g. 8G "
+                        "or 500M, checked before anything is read (default: half the RAM)")
+    g.add_argument("--device", choices=("auto", "cpu", "gpu", "tpu"), default=default("auto"),
+                   help="JAX platform to run on (default auto: the first of tpu, gpu, cpu "
+                        "present)")
 
 
 def main(argv: list[str] | None = None) -> int:

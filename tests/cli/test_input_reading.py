@@ -128,6 +128,9 @@ def test_quiet_prints_nothing_and_default_prints_status(tmp_path, sim, capsys):
     rc, out, err = _run(capsys, "-q", "mri", str(src), "--out", str(tmp_path / "q.h5"),
                         "--method", "zero-filled")
     assert rc == 0 and out == "" and err == ""
+    rc, out, err = _run(capsys, "mri", str(src), "--out", str(tmp_path / "q2.h5"),
+                        "--method", "zero-filled", "-q")  # after the command name too
+    assert rc == 0 and out == "" and err == ""
     rc, out, err = _run(capsys, "mri", str(src), "--out", str(tmp_path / "n.h5"),
                         "--method", "zero-filled")
     assert out.startswith("recon mri: wrote") and "1D phase encode, acceleration 2.00" in err
