@@ -74,11 +74,17 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--methods", nargs="+", default=["cg-sense", "l1-wavelet", "tv"])
     p.add_argument("--accel", nargs="+", type=int, default=[4, 8])
     p.add_argument("--phantom-noise", type=float, default=0.5)
+    p.add_argument("--slices", nargs="+", default=None,
+                   help="only the cases whose name contains one of these words (e.g. phantom)")
     p.add_argument("--json", default=None)
+    p.add_argument("--merge", action="store_true",
+                   help="keep the rows of an existing --json file that this run does not redo")
     a = p.parse_args(argv)
     rows = []
     for accel in a.accel:
         for name, d in cases(accel, a.phantom_noise):
+            if a.slices and not any(word in name for word in a.slices):
+                continue
             k, mask, target = d["kspace"][None], d["mask"], d["target"][None]
             zf = psnr(target, reconstruct(k, mask, "zero-filled"))
             for method in a.methods:
@@ -102,6 +108,10 @@ def main(argv: list[str] | None = None) -> dict:
                        "s_default": t_def, "s_auto": t_auto}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+    if a.merge and a.json and pathlib.Path(a.json).exists():
+        done = {(r["accel"], r["slice"], r["method"]) for r in rows}
+        old = json.loads(pathlib.Path(a.json).read_text())["rows"]
+        rows = [r for r in old if (r["accel"], r["slice"], r["method"]) not in done] + rows
     summary = {}
     for method in a.methods:
         mine = [r for r in rows if r["method"] == method]

@@ -57,18 +57,33 @@ def tiny_mri(tmp_path_factory):
     argv = _recon(["-q", "mri", str(src), "--out", str(work / "out.h5"), "--method", "cg-sense",
                    "--iters", "3", "--batch", "1"])
     subprocess.run(argv, env=env, check=True, capture_output=True, timeout=300)  # warm cache
-    t0 = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, capture_output=True, timeout=300)
-    seconds = time.perf_counter() - t0
-    (work / "out.h5").unlink()
+    times = []
+    for _ in range(2):  # the faster of two runs: a load spike must not push signals past the end
+        t0 = time.perf_counter()
+        subprocess.run(argv, env=env, check=True, capture_output=True, timeout=300)
+        times.append(time.perf_counter() - t0)
+        (work / "out.h5").unlink()
+    seconds = min(times)
     return {"src": src, "work": work, "env": env, "argv": argv, "seconds": seconds}
 
 
 def _signal_at(argv, env, delay: float, sig: int) -> tuple[int, str]:
-    p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(delay)
-    p.send_signal(sig)
-    _, err = p.communicate(timeout=120)
+    """Send ``sig`` ``delay`` s after the start; the exit status and stderr.
+
+    A run that completes before the signal lands (exit 0: under a changing load a tiny run can
+    be faster than the measured one) has tested nothing: its output is removed and the signal
+    is sent again at 0.6x the delay, up to 4 times. A run that really carried on after the
+    signal would keep failing at the earlier moments too, so this retry cannot hide that bug.
+    """
+    for _ in range(5):
+        p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=120)
+        if p.returncode != 0:
+            break
+        pathlib.Path(argv[argv.index("--out") + 1]).unlink(missing_ok=True)
+        delay *= 0.6
     return p.returncode, err.decode()
 
 
