@@ -61,12 +61,12 @@ def test_synthseg_deterministic_and_varied():
 
     maps = jax.numpy.asarray(_label_maps())
     run = jax.jit(jax.vmap(synthesize_synthseg, (0, None)))
-    keys = jax.random.split(jax.random.key(3), 24)
+    keys = jax.random.split(jax.random.key(3), 16)
     a, b = np.asarray(run(keys, maps)), np.asarray(run(keys, maps))
     np.testing.assert_array_equal(a, b)  # same key, same image
-    assert a.dtype == np.complex64 and a.shape == (24, 64, 64) and np.isfinite(a).all()
+    assert a.dtype == np.complex64 and a.shape == (16, 64, 64) and np.isfinite(a).all()
     assert np.abs(a).max() <= 1.0 + 1e-5 and np.abs(a).max(axis=(1, 2)).min() > 0.5
-    assert len({x.tobytes() for x in a}) == 24
+    assert len({x.tobytes() for x in a}) == 16
     # random per-label contrasts: WM brighter than GM in some images, darker in others
     r = np.hypot(*np.meshgrid(*(np.arange(64) - 31.5,) * 2, indexing="ij"))
     mag = np.abs(a)
