@@ -30,13 +30,14 @@ map_coordinates``, linear) with, per image and from explicit keys:
 With ``BrainSource(synthseg=True)`` (off by default, so the shipped priors' configs are unchanged)
 each plane is instead synthesised SynthSeg-style from the tissue maps taken as a label map, plus
 what real scans have and the template lacks (:func:`synthesize_synthseg`): a second, stronger
-in-plane elastic deformation; a random Gaussian intensity per label (background, GM, WM, CSF: mean
-and standard deviation, so T1-, T2- and PD-like and unnatural contrasts all occur) mixed by the
-tissue probabilities (partial volume) and slightly blurred (texture); lesion-like blobs in the
-tissue and bright vessel-like curves; bias field; coil shading (root-sum-of-squares of a few
-simulated surface-coil sensitivities); smooth phase; then in k-space Gibbs ringing (truncation to
-a random central fraction per axis), partial Fourier (a random side fraction of the phase-encode
-lines zeroed) and complex noise. The T1 template itself is never used as an intensity there.
+elastic deformation of the sampled plane (in-plane, so the held-out slab below stays unread); a
+random Gaussian intensity per label (background, GM, WM, CSF: mean and standard deviation, so
+T1-, T2- and PD-like and unnatural contrasts all occur) mixed by the tissue probabilities (partial
+volume) and slightly blurred (texture); lesion-like blobs in the tissue and bright vessel-like
+curved segments; bias field; coil shading (root-sum-of-squares of a few simulated surface-coil
+sensitivities); smooth phase; then in k-space Gibbs ringing (truncation to a random central
+fraction per axis), partial Fourier (a random side fraction of the phase-encode lines zeroed) and
+complex noise. The T1 template itself is never used as an intensity there.
 
 Held-out slab: the axial planes ``z in [HOLDOUT_Z0, HOLDOUT_Z1)`` (voxel indices) are never read by
 training in any orientation: axial training planes stay outside the band, and coronal/sagittal

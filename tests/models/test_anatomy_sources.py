@@ -87,5 +87,5 @@ def test_synthseg_is_opt_in():
     for name in ("mri-brain.json", "mri-brain-stem.json"):
         cfg = resolve_config(json.loads((root / name).read_text()))
         assert cfg["data"]["synthseg"] is False  # the shipped priors' data are unchanged
-    cfg = resolve_config({"data": {"kind": "brain", "patch": 16, "synthseg": True}})
+    cfg = resolve_config(json.loads((root / "mri-brain-synthseg.json").read_text()))
     assert make_source(cfg["data"]).synthseg is True
