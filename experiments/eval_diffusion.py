@@ -5,16 +5,21 @@ plot::
     python -m experiments.eval_diffusion mri --data real --tune --samples 4 --out results/
     python -m experiments.eval_diffusion ct --test 100 --nfe 10 20 50 --samples 4 --out results/
 
-MRI (``--data real``, needs ``pip install -e ".[eval]"``): real brain slices of individual
-subjects that ship inside the ``dipy`` wheel (see :func:`real_planes`), which the ``mri-brain``
-prior (trained on the MNI template only) never saw. ``--data template`` (default, no extra
+MRI (``--data real``): real brain slices of individual subjects from two sources that the
+``mri-brain`` prior (trained on the MNI ICBM152 template only) never saw, reported per source and
+overall so that domain shift is visible (``--sources`` picks them; see :data:`REAL_SOURCES`):
+``dipy`` (slices shipped inside the dipy wheel, ``pip install -e ".[eval]"``, :func:`real_planes`)
+and ``colin27`` (the Colin27 single-subject T1 shipped by the Debian package ``mricron-data``,
+``apt-get install mricron-data``, :func:`colin27_planes`). ``--data template`` (default, no extra
 package): axial planes of the MNI T1 template from the held-out band ``[HOLDOUT_Z0, HOLDOUT_Z1)``
 that no training crop reads (caveat: the other planes of that volume were trained on). Either
 way: a smooth phase, interpolation to a 2x finer grid, 8 analytic coils, k-space truncated to the
 target grid, complex noise 0.5 % of the maximum (:func:`recon.simulate.simulate_multicoil`);
 fastMRI-style 1D random masks at 4x (8 % centre) and 8x (4 % centre); coil maps from ESPIRiT on
 the data; CG-SENSE and L1-wavelet weights and the DDS settings (``--tune``) chosen on the
-validation slices; fastMRI metrics over the test slices.
+validation slices (pooled over the chosen sources); fastMRI metrics over the test slices of
+each source and over all of them (``PSNR``/``SSIM`` overall, ``PSNR <source>``/``SSIM <source>``
+per source), written to JSON, a markdown table and a plot.
 
 CT: dival ``ellipses`` protocol: held-out ellipse images (128x128, a key domain training never
 used) projected on a 2x finer grid, 30 angles over 180 degrees, 183 bins, white Gaussian noise of
@@ -71,6 +76,59 @@ def real_planes() -> dict[str, list[np.ndarray]]:
     s0 = np.asarray(nib.load(str(folder / "S0_10slices.nii.gz")).dataobj, np.float32)[..., 0]
     s0 = [np.clip(ndimage.zoom(s0[:, :, z].T[::-1], 1.5, order=3), 0, None) for z in range(10)]
     return {"val": [s0[2], s0[7]], "test": [t1, *s0[3:7]]}
+
+
+COLIN27 = pathlib.Path("/usr/share/mricron/templates/ch2.nii.gz")
+COLIN27_VAL_Z = (62, 108)
+COLIN27_TEST_Z = (85, 55, 115, 70, 100)
+
+
+def colin27_planes(path: str | pathlib.Path | None = None) -> dict[str, list[np.ndarray]]:
+    """Axial planes of Colin27 (``ch2.nii.gz``, 181x217x181 at 1 mm, T1 with skull and scalp) as
+    shipped by the Debian package ``mricron-data`` (MRIcron's templates, BSD-3-clause per the
+    package's copyright file; the image: Holmes et al. 1998, one subject scanned 27 times and
+    averaged, McConnell Brain Imaging Centre). One individual, not the ICBM152 population average
+    the ``mri-brain`` prior was trained on (the two share only the stereotaxic space), so no
+    training source overlaps it. Planes (voxel z) :data:`COLIN27_VAL_Z` for validation and
+    :data:`COLIN27_TEST_Z` for test, shown as :func:`real_planes` shows dipy's (anterior up),
+    resampled by 192/217 (cubic; the whole head fits) and zero-padded left and right to 192x192.
+    """
+    import nibabel as nib
+    from scipy import ndimage
+
+    path = pathlib.Path(path) if path is not None else COLIN27
+    if not path.is_file():
+        raise SystemExit(f"--sources colin27 needs {path}: install the Debian package "
+                         "mricron-data (apt-get install mricron-data), or use --sources dipy")
+    vol = np.asarray(nib.load(str(path)).dataobj, np.float32)
+    if vol.ndim != 3 or vol.shape[1] < 2 or max(COLIN27_VAL_Z + COLIN27_TEST_Z) >= vol.shape[2]:
+        raise SystemExit(f"{path}: expected the 181x217x181 Colin27 volume, found shape "
+                         f"{vol.shape}")
+
+    def plane(z: int) -> np.ndarray:
+        p = vol[:, :, z].T[::-1]  # rows posterior <- anterior, columns left -> right
+        p = np.clip(ndimage.zoom(p, 192 / p.shape[0], order=3), 0, None)[:192, :192]
+        dh, dw = 192 - p.shape[0], 192 - p.shape[1]
+        return np.pad(p, ((dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2))).astype(np.float32)
+
+    return {"val": [plane(z) for z in COLIN27_VAL_Z], "test": [plane(z) for z in COLIN27_TEST_Z]}
+
+
+REAL_SOURCES = {"dipy": real_planes, "colin27": colin27_planes}
+"""``--data real`` sources: name -> loader returning ``{"val": [...], "test": [...]}`` 192x192
+magnitude planes. Training never reads any of them (experiments/PRIORS.md, "Anatomy sources")."""
+
+
+def md_table(rows: list[dict]) -> str:
+    """Rows as a markdown table (numbers with 4 significant digits)."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+
+    def cell(v) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    out = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    out += ["| " + " | ".join(cell(r.get(k, "")) for k in keys) + " |" for r in rows]
+    return "\n".join(out) + "\n"
 
 
 def mri_data(planes, accel: int, seed: int = 0):
@@ -192,11 +250,16 @@ def eval_mri(args) -> list[dict]:
     from recon.metrics import fastmri_metrics
 
     if args.data == "real":
-        planes = real_planes()
-        val_planes, test_planes = planes["val"], planes["test"][: args.test]
+        loaded = {name: REAL_SOURCES[name]() for name in args.sources}
+        val_planes = [p for v in loaded.values() for p in v["val"]]
+        test_sets = {name: v["test"][: args.test] for name, v in loaded.items()}
     else:
         val_planes = template_planes(range(HOLDOUT_Z0, HOLDOUT_Z0 + 2))
-        test_planes = template_planes(range(HOLDOUT_Z0 + 3, HOLDOUT_Z1))[: args.test]
+        test_sets = {"mni-template":
+                     template_planes(range(HOLDOUT_Z0 + 3, HOLDOUT_Z1))[: args.test]}
+    test_planes = [p for v in test_sets.values() for p in v]
+    source_of = np.array([name for name, v in test_sets.items() for _ in v])
+    args.test_slices = {name: len(v) for name, v in test_sets.items()}
     prior = load_prior(args.prior or "mri-brain")
     rows = []
     settings_used = args.settings_used = {}
@@ -234,9 +297,15 @@ def eval_mri(args) -> list[dict]:
         settings_used[f"{accel}x"] = best
         for name, (imgs, sec) in recs.items():
             m = fastmri_metrics(truth, imgs)
-            rows.append({"accel": accel, "method": name, "NMSE": m["NMSE"], "PSNR": m["PSNR"],
-                         "SSIM": m["SSIM"], "s/slice": sec, "slices": len(test),
-                         "samples": samples_of(name)})
+            row = {"accel": accel, "method": name, "NMSE": m["NMSE"], "PSNR": m["PSNR"],
+                   "SSIM": m["SSIM"], "s/slice": sec, "slices": len(test),
+                   "samples": samples_of(name)}
+            if len(test_sets) > 1:  # per source: the domain shift between them
+                for src in test_sets:
+                    sel = source_of == src
+                    ms = fastmri_metrics(truth[sel], imgs[sel])
+                    row[f"PSNR {src}"], row[f"SSIM {src}"] = ms["PSNR"], ms["SSIM"]
+            rows.append(row)
             print(text_table(rows[-1:]), flush=True)
     return rows
 
@@ -386,11 +455,16 @@ def plot(rows: list[dict], path: pathlib.Path, title: str) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("modality", choices=("mri", "ct"))
-    p.add_argument("--test", type=int, default=8, help="test slices/images")
+    p.add_argument("--test", type=int, default=8,
+                   help="test slices/images (MRI --data real: per source)")
     p.add_argument("--nfe", type=int, nargs="+", default=[10, 20, 50, 100, 200])
     p.add_argument("--data", choices=("template", "real"), default="template",
                    help="MRI slices: held-out planes of the MNI template (default) or real "
-                        "subjects' slices shipped in the dipy wheel (needs dipy)")
+                        "subjects' slices (--sources: dipy's wheel, Debian's mricron-data)")
+    p.add_argument("--sources", nargs="+", choices=tuple(REAL_SOURCES),
+                   default=list(REAL_SOURCES),
+                   help="--data real: the sources of real slices (default all: dipy colin27); "
+                        "--test slices of each, validation slices of all pooled")
     p.add_argument("--accel", type=int, nargs="+", default=[4, 8], help="MRI accelerations")
     p.add_argument("--method", default="dds", help="diffusion method (dds, dps, score-mri)")
     p.add_argument("--prior", default=None, help="prior name (default per modality)")
@@ -421,8 +495,9 @@ def main(argv=None) -> int:
     stem = out / f"eval_{args.modality}_{args.method}"
     atomic_write(stem.with_suffix(".json"), json.dumps({"args": vars(args), "rows": rows},
                                                        indent=2))
+    atomic_write(stem.with_suffix(".md"), md_table(rows))
     plot(rows, stem.with_suffix(".png"), f"{args.modality.upper()}: PSNR against NFE")
-    print(f"wrote {stem}.json and {stem}.png")
+    print(f"wrote {stem}.json, {stem}.md and {stem}.png")
     return 0
 
 

@@ -27,6 +27,18 @@ map_coordinates``, linear) with, per image and from explicit keys:
 - a multiplicative bias field ``exp(b)`` (b from a 4x4 Gaussian grid), a global scale so the
   magnitude lies in [0, 1], and a smooth random phase (constant + 3x3-grid field up to +-pi).
 
+With ``BrainSource(synthseg=True)`` (off by default, so the shipped priors' configs are unchanged)
+each plane is instead synthesised SynthSeg-style from the tissue maps taken as a label map, plus
+what real scans have and the template lacks (:func:`synthesize_synthseg`): a second, stronger
+elastic deformation of the sampled plane (in-plane, so the held-out slab below stays unread); a
+random Gaussian intensity per label (background, GM, WM, CSF: mean and standard deviation, so
+T1-, T2- and PD-like and unnatural contrasts all occur) mixed by the tissue probabilities (partial
+volume) and slightly blurred (texture); lesion-like blobs in the tissue and bright vessel-like
+curved segments; bias field; coil shading (root-sum-of-squares of a few simulated surface-coil
+sensitivities); smooth phase; then in k-space Gibbs ringing (truncation to a random central
+fraction per axis), partial Fourier (a random side fraction of the phase-encode lines zeroed) and
+complex noise. The T1 template itself is never used as an intensity there.
+
 Held-out slab: the axial planes ``z in [HOLDOUT_Z0, HOLDOUT_Z1)`` (voxel indices) are never read by
 training in any orientation: axial training planes stay outside the band, and coronal/sagittal
 training planes have every sample point's z clipped to lie below the band (linear interpolation
@@ -150,25 +162,152 @@ def synthesize(key: jax.Array, maps: jnp.ndarray) -> jnp.ndarray:
     return (mag * jnp.exp(1j * phase)).astype(jnp.complex64)
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3))
-def _sample(vols: jnp.ndarray, key: jax.Array, n: int, patch: int) -> jnp.ndarray:
+def _warp(key: jax.Array, maps: jnp.ndarray, amplitude: float) -> jnp.ndarray:
+    """``maps (C, S, S)`` warped by a smooth random displacement (3x3 grid) up to ``amplitude``
+    pixels, bilinear, zero outside."""
+    kd, ka = jax.random.split(key)
+    size = maps.shape[-1]
+    disp = _smooth_field(kd, 3, size, 2) * jax.random.uniform(ka, (), maxval=amplitude)
+    r = jnp.arange(size, dtype=jnp.float32)
+    u, v = jnp.meshgrid(r, r, indexing="ij")
+    return _interp(maps, jnp.stack([u + disp[..., 0], v + disp[..., 1]]))
+
+
+def _blobs(key: jax.Array, size: int, n: int, radius: tuple[float, float]) -> jnp.ndarray:
+    """``(n, S, S)`` soft ellipses with random centres, axes in ``radius`` (pixels) and angles."""
+    kc, kr, kt = jax.random.split(key, 3)
+    centres = jax.random.uniform(kc, (n, 2), minval=0.15 * size, maxval=0.85 * size)
+    radii = jax.random.uniform(kr, (n, 2), minval=radius[0], maxval=radius[1])
+    theta = jax.random.uniform(kt, (n,), maxval=np.pi)
+    r = jnp.arange(size, dtype=jnp.float32)
+    u, v = jnp.meshgrid(r, r, indexing="ij")
+    du, dv = u[None] - centres[:, 0, None, None], v[None] - centres[:, 1, None, None]
+    c, s = jnp.cos(theta)[:, None, None], jnp.sin(theta)[:, None, None]
+    a = (c * du + s * dv) / radii[:, 0, None, None]
+    b = (-s * du + c * dv) / radii[:, 1, None, None]
+    return jnp.exp(-((a**2 + b**2) ** 2))
+
+
+def _vessels(key: jax.Array, size: int, n: int) -> jnp.ndarray:
+    """``(S, S)`` in [0, 1]: ``n`` thin bright curved segments (a line bent by a smooth random
+    offset, faded out along its length)."""
+    kp, kt, kw, kb, ka, kl = jax.random.split(key, 6)
+    r = jnp.arange(size, dtype=jnp.float32)
+    u, v = jnp.meshgrid(r, r, indexing="ij")
+    p = jax.random.uniform(kp, (n, 2), minval=0.2 * size, maxval=0.8 * size)
+    theta = jax.random.uniform(kt, (n,), maxval=np.pi)[:, None, None]
+    width = jax.random.uniform(kw, (n,), minval=0.5, maxval=1.3)[:, None, None]
+    length = jax.random.uniform(kl, (n,), minval=0.05 * size, maxval=0.25 * size)[:, None, None]
+    bend = jax.vmap(lambda k: _smooth_field(k, 4, size)[..., 0])(jax.random.split(kb, n))
+    amp = jax.random.uniform(ka, (n,), maxval=0.05 * size)[:, None, None]
+    du, dv = u[None] - p[:, 0, None, None], v[None] - p[:, 1, None, None]
+    across = jnp.cos(theta) * du + jnp.sin(theta) * dv + amp * bend
+    along = -jnp.sin(theta) * du + jnp.cos(theta) * dv
+    seg = jnp.exp(-((across / width) ** 2) - (along / length) ** 4)
+    return jnp.max(seg, axis=0)
+
+
+def _blur(key: jax.Array, x: jnp.ndarray, max_sigma: float) -> jnp.ndarray:
+    """Gaussian blur of a real ``(S, S)`` image with a random width up to ``max_sigma`` px, as a
+    Gaussian taper in k-space."""
+    size = x.shape[-1]
+    sigma = jax.random.uniform(key, (), maxval=max_sigma)
+    f = jnp.fft.fftfreq(size).astype(jnp.float32)
+    g = jnp.exp(-2.0 * (np.pi * sigma) ** 2 * (f[:, None] ** 2 + f[None, :] ** 2))
+    return jnp.real(jnp.fft.ifft2(jnp.fft.fft2(x) * g))
+
+
+def synthesize_synthseg(key: jax.Array, maps: jnp.ndarray) -> jnp.ndarray:
+    """Complex ``(S, S)`` image, magnitude in [0, 1], from sampled maps ``(4, S, S)`` (GM, WM,
+    CSF probabilities; the T1 channel is ignored) taken as a label map; see the module
+    docstring. Same key, same image."""
+    from operators.fft import fftc, ifftc
+
+    keys = jax.random.split(key, 20)
+    size = maps.shape[-1]
+    tissue = _warp(keys[0], maps[:3], 5.0)
+    brain = jnp.clip(jnp.sum(tissue, axis=0), 0.0, 1.0)
+    probs = jnp.concatenate([(1.0 - brain)[None], tissue])  # background, GM, WM, CSF
+    # Gaussian mixture: per-label mean and standard deviation (background mean kept low)
+    mu = jax.random.uniform(keys[1], (4,)) * jnp.array([0.15, 1.0, 1.0, 1.0])
+    sd = jax.random.uniform(keys[2], (4,), maxval=0.06)
+    noise = jax.random.normal(keys[3], (4, size, size))
+    mag = jnp.sum(probs * (mu[:, None, None] + sd[:, None, None] * noise), axis=0)
+    # lesion-like blobs inside the tissue (each present with probability 1/2)
+    blobs = _blobs(keys[4], size, 3, (1.0, 0.06 * size + 1.0))
+    blobs = blobs * jax.random.bernoulli(keys[5], 0.5, (3,))[:, None, None]
+    blobs = blobs * (tissue[0] + tissue[1])[None]
+    les_mu = jax.random.uniform(keys[6], (3,))
+    for i in range(3):
+        mag = mag * (1.0 - blobs[i]) + les_mu[i] * blobs[i]
+    # bright vessel-like curves in the head, with probability 1/2
+    vessel = _vessels(keys[7], size, 3) * brain * jax.random.bernoulli(keys[8], 0.5)
+    vessel_mu = jax.random.uniform(keys[9], (), minval=0.6, maxval=1.0)
+    mag = mag * (1.0 - vessel) + vessel_mu * vessel
+    mag = jnp.clip(_blur(keys[10], mag, 1.0), 0.0, None)
+    # bias field and coil shading (root-sum-of-squares of 4 surface coils around the plane)
+    bias = _smooth_field(keys[11], 4, size)[..., 0] * jax.random.uniform(keys[12], (), maxval=0.4)
+    angle = jax.random.uniform(keys[13], ()) * 2 * np.pi + jnp.arange(4) * np.pi / 2
+    dist = jax.random.uniform(keys[14], (), minval=0.6, maxval=1.5) * size
+    r = jnp.arange(size, dtype=jnp.float32) - (size - 1) / 2
+    u, v = jnp.meshgrid(r, r, indexing="ij")
+    d2 = ((u[None] - dist * jnp.cos(angle)[:, None, None]) ** 2
+          + (v[None] - dist * jnp.sin(angle)[:, None, None]) ** 2)
+    shading = jnp.sqrt(jnp.sum(1.0 / (1.0 + d2 / (0.5 * size) ** 2), axis=0))
+    shading = (shading / jnp.max(shading)) ** jax.random.uniform(keys[15], (), maxval=1.0)
+    mag = mag * jnp.exp(bias - jnp.max(bias)) * shading
+    mag = mag / jnp.maximum(jnp.max(mag), 1e-6)
+    phase = jax.random.uniform(keys[16], (), minval=-np.pi, maxval=np.pi)
+    phase = phase + _smooth_field(keys[17], 3, size)[..., 0] * jax.random.uniform(
+        keys[18], (), maxval=np.pi)
+    img = (mag * jnp.exp(1j * phase)).astype(jnp.complex64)
+    # k-space: Gibbs (keep a central fraction 0.5-1 per axis, p = 1/2), partial Fourier (zero
+    # up to 3/8 of the lines on one side of the last axis, p = 1/4), complex noise
+    kk = jax.random.split(keys[19], 8)
+    k = fftc(img)
+    f = jnp.abs(jnp.fft.fftshift(jnp.fft.fftfreq(size)))
+    keep = jnp.where(jax.random.bernoulli(kk[0], 0.5),
+                     jax.random.uniform(kk[1], (2,), minval=0.5, maxval=1.0), 1.0)
+    k = k * ((f[:, None] <= keep[0] / 2) & (f[None, :] <= keep[1] / 2))
+    lines = jnp.arange(size)
+    cut = jnp.floor(jax.random.uniform(kk[2], (), maxval=0.375) * size)
+    cut = jnp.where(jax.random.bernoulli(kk[3], 0.25), cut, 0.0)
+    k = k * (lines[None, :] >= cut)
+    # noise: up to 2 % of the image's root-mean-square per real component
+    sigma = jax.random.uniform(kk[4], (), maxval=0.02) * jnp.sqrt(jnp.mean(jnp.abs(k) ** 2))
+    noise = jax.random.normal(kk[5], (2, size, size))
+    k = k + sigma * (noise[0] + 1j * noise[1])
+    img = ifftc(k).astype(jnp.complex64)
+    scale = jax.random.uniform(kk[6], (), minval=0.7, maxval=1.0) / jnp.maximum(
+        jnp.max(jnp.abs(img)), 1e-6)
+    return (img * scale).astype(jnp.complex64)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _sample(vols: jnp.ndarray, key: jax.Array, n: int, patch: int,
+            synthseg: bool = False) -> jnp.ndarray:
+    synth = synthesize_synthseg if synthseg else synthesize
+
     def one(k):
         kc, ks = jax.random.split(k)
         coords = sample_coords(kc, patch, vols.shape[1:])
-        return synthesize(ks, _interp(vols, coords))
+        return synth(ks, _interp(vols, coords))
 
     return jax.vmap(one)(jax.random.split(key, n))
 
 
 class BrainSource:
-    """Synthetic complex brain planes: ``sample(key, B) -> (B, patch, patch)`` complex64."""
+    """Synthetic complex brain planes: ``sample(key, B) -> (B, patch, patch)`` complex64;
+    ``synthseg=True``: :func:`synthesize_synthseg` instead of :func:`synthesize` (module
+    docstring). Held-out images (:meth:`heldout`) are the same either way."""
 
     is_complex = True
 
-    def __init__(self, patch: int = 64, heldout_seed: int = 123_456_789):
+    def __init__(self, patch: int = 64, heldout_seed: int = 123_456_789, synthseg: bool = False):
         if patch < 8:
             raise ValueError(f"patch must be at least 8, got {patch}")
         self.patch, self.heldout_seed = int(patch), int(heldout_seed)
+        self.synthseg = bool(synthseg)
         self._vols = None
 
     @property
@@ -178,7 +317,7 @@ class BrainSource:
         return self._vols
 
     def sample(self, key: jax.Array, batch_size: int) -> jnp.ndarray:
-        return _sample(self.volumes, key, int(batch_size), self.patch)
+        return _sample(self.volumes, key, int(batch_size), self.patch, self.synthseg)
 
     def heldout(self, n: int = 4) -> jnp.ndarray:
         """``n`` complex 192x224 images of axial planes in the held-out band, random contrast."""
