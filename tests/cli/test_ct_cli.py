@@ -96,3 +96,26 @@ def test_dds_writes_posterior_mean_and_std(tmp_path):
     assert np.all(np.isfinite(rec)) and np.all(std >= 0) and std.max() > 0
     for r, t in zip(rec, truth, strict=True):  # 3 NFE: a rough image, but of this slice
         assert np.linalg.norm(r - t) / np.linalg.norm(t) < 0.6
+
+
+def test_dds_estimates_the_noise_level_when_not_given(tmp_path, capsys):
+    src, out = tmp_path / "in.h5", tmp_path / "out.h5"
+    make_file(src)
+    with h5py.File(src, "r+") as f:  # 2 % noise of the mean |y|; the detector has air at both ends
+        s = f["sinogram"][()]
+        sigma = 0.02 * np.mean(np.abs(s))
+        f["sinogram"][...] = s + sigma * np.random.default_rng(0).standard_normal(s.shape)
+    assert main(["ct", str(src), "--out", str(out), "--method", "dds", "--nfe", "2",
+                 "--samples", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "noise std per bin estimated" in err and "--noise-std overrides" in err
+    with h5py.File(out) as f:
+        est = f["noise_std_estimate"][()]
+        assert "noise_std" not in f.attrs and f["noise_std_estimate"].attrs["estimator"]
+    assert est.shape == (2,) and np.all(np.abs(est / sigma - 1) < 0.25)
+    out2 = tmp_path / "given.h5"  # an explicit --noise-std wins: nothing estimated, nothing stored
+    assert main(["ct", str(src), "--out", str(out2), "--method", "dds", "--nfe", "2",
+                 "--samples", "1", "--noise-std", "0.05"]) == 0
+    assert "estimated" not in capsys.readouterr().err
+    with h5py.File(out2) as f:
+        assert "noise_std_estimate" not in f and f.attrs["noise_std"] == 0.05
