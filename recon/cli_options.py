@@ -29,6 +29,16 @@ DIFFUSION_METHODS = ("dds", "dps", "score-mri")
 MRI_WARM_START = 0.25
 
 
+def lam_value(text: str) -> float | str:
+    """``--lam``: a number or ``auto`` (argparse type; ``recon mri`` and ``recon ct``)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+
+
 def add_diffusion_options(p: argparse.ArgumentParser, default_prior: str,
                           batch_option: bool = True) -> None:
     """The diffusion options shared by ``recon mri`` and ``recon ct``."""

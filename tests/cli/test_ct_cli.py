@@ -61,6 +61,16 @@ def test_iterative_methods_reconstruct_every_slice(tmp_path, method):
         (["--method", "sirt", "--iters", "0"], "--iters must be >= 1"),
         (["--method", "dds", "--nfe", "0"], "nfe must be >= 1"),
         (["--method", "dds", "--prior", "mri-brain"], "cannot serve real (CT) images"),
+        (["--method", "sirt", "--lam", "auto"], "--lam auto chooses the weight of tv"),
+        (["--method", "tv", "--lam", "auto", "--holdout", "0"], "--holdout must be in (0, 0.5]"),
+        (["--method", "tv", "--lam", "auto", "--holdout", "0.6"],
+         "--holdout must be in (0, 0.5]"),
+        (["--method", "tv", "--lam", "auto", "--holdout", "nan"],
+         "--holdout must be in (0, 0.5]"),
+        (["--method", "tv", "--holdout", "0.2"], "give --lam auto"),
+        # 24 views x 47 bins: 1 % of them is 11 bins, fewer than the 64 a score needs
+        (["--method", "tv", "--lam", "auto", "--holdout", "0.01"], "too few measurements"),
+        (["--method", "dds", "--noise-std", "-1"], "--noise-std must be a finite number"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, capsys, extra, message):
@@ -119,3 +129,29 @@ def test_dds_estimates_the_noise_level_when_not_given(tmp_path, capsys):
     assert "estimated" not in capsys.readouterr().err
     with h5py.File(out2) as f:
         assert "noise_std_estimate" not in f and f.attrs["noise_std"] == 0.05
+
+
+def test_tv_lam_auto_writes_the_validation_record(tmp_path, capsys):
+    src, out = tmp_path / "in.h5", tmp_path / "out.h5"
+    truth = make_file(src)
+    with h5py.File(src, "r+") as f:
+        s = f["sinogram"][()]
+        sigma = 0.03 * np.mean(np.abs(s))
+        f["sinogram"][...] = s + sigma * np.random.default_rng(1).standard_normal(s.shape)
+    assert main(["ct", str(src), "--out", str(out), "--method", "tv", "--lam", "auto",
+                 "--iters", "40"]) == 0
+    assert "--lam auto chose" in capsys.readouterr().err
+    with h5py.File(out) as f:
+        rec = f["reconstruction"][()]
+        g = f["validation"]
+        lam, cands, res = g["lam"][()], g["candidates"][()], g["heldout_residual"][()]
+        floor, decided, noise = g["noise_floor"][()], g["decided"][()], g["noise_std"][()]
+        assert f.attrs["lam"] == "auto" and g.attrs["holdout"] == 0.2
+    assert lam.shape == floor.shape == decided.shape == noise.shape == (2,)
+    assert cands.shape == res.shape == (2, 7)
+    assert np.all(res > 0) and np.all(floor > 0) and np.all(np.abs(noise / sigma - 1) < 0.25)
+    for i in range(2):
+        if decided[i]:  # the smallest held-out residual's weight
+            assert lam[i] == cands[i, np.argmin(res[i])]
+    for r, t in zip(rec, truth, strict=True):
+        assert np.linalg.norm(r - t) / np.linalg.norm(t) < 0.35
