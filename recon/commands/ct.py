@@ -4,6 +4,13 @@ Input: the CT HDF5 format of :mod:`recon.io.ct_format`. Output: HDF5 with ``reco
 float32 ``(slices, H, W)`` (``(D, H, W)`` for cone beam) in the input's attenuation units, and
 ``reconstruction_std`` with ``--samples`` > 1; the options are stored as attributes. The file is
 written to a temporary name and renamed, so a failure leaves nothing behind.
+
+Without ``--noise-std`` the diffusion methods use the noise std per bin estimated from each
+slice's sinogram (:mod:`recon.ct.noise_estimate`), logged and stored as ``noise_std_estimate``
+``(slices,)``. ``--method tv --lam auto`` chooses each slice's weight by measurement-split
+validation on held-out sinogram bins (:func:`recon.ct.classical.validated_tv`) and stores the
+record in the group ``validation`` (``lam``, ``candidates``, ``heldout_residual``,
+``noise_floor``, ``decided``, ``noise_std``), as ``recon mri --lam auto`` does.
 """
 
 from __future__ import annotations
