@@ -43,8 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "'auto': chosen per slice by measurement-split validation (held-out "
                         "sinogram bins; the record goes to /validation in the output)")
     p.add_argument("--holdout", type=float, default=None,
-                   help="--lam auto: held-out fraction of the sinogram bins, in (0, 0.5] "
-                        "(default 0.2 of the bins, at random)")
+                   help="--lam auto: held-out fraction of the views (whole views), in "
+                        "(0, 0.5] (default 0.2)")
     p.add_argument("--iters", type=int, default=None,
                    help="iterations of tv / sirt / cgls (default 300 / 100 / 30)")
     add_diffusion_options(p, default_prior="ct-ellipses")

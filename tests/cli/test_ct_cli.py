@@ -68,8 +68,8 @@ def test_iterative_methods_reconstruct_every_slice(tmp_path, method):
         (["--method", "tv", "--lam", "auto", "--holdout", "nan"],
          "--holdout must be in (0, 0.5]"),
         (["--method", "tv", "--holdout", "0.2"], "give --lam auto"),
-        # 24 views x 47 bins: 1 % of them is 11 bins, fewer than the 64 a score needs
-        (["--method", "tv", "--lam", "auto", "--holdout", "0.01"], "too few measurements"),
+        # 24 views of 47 bins: 1 % of them is one view, fewer than the 64 bins a score needs
+        (["--method", "tv", "--lam", "auto", "--holdout", "0.01"], "too few views"),
         (["--method", "dds", "--noise-std", "-1"], "--noise-std must be a finite number"),
     ],
 )
