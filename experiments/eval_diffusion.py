@@ -311,7 +311,7 @@ def eval_mri(args) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------- CT
-def ct_data(n: int, offset: int, seed_domain: int):
+def ct_data(n: int, offset: int, seed_domain: int, level: float = 0.025):
     from models.data.ellipses import ellipse_images
     from operators.ct import parallel_beam
     from recon.ct.noise import gaussian
@@ -323,8 +323,8 @@ def ct_data(n: int, offset: int, seed_domain: int):
     A_fine = parallel_beam((256, 256), angles, 183, pixel_size=0.5)
     clean = jax.vmap(A_fine)(fine)
     keys = jax.random.split(jax.random.PRNGKey(offset + 1), n)
-    sino = jax.vmap(lambda k, s: gaussian(k, s, 0.025, relative=True))(keys, clean)
-    noise_std = 0.025 * np.asarray(jnp.mean(jnp.abs(clean), axis=(1, 2)))
+    sino = jax.vmap(lambda k, s: gaussian(k, s, level, relative=True))(keys, clean)
+    noise_std = level * np.asarray(jnp.mean(jnp.abs(clean), axis=(1, 2)))
     return truth, np.asarray(sino), noise_std, angles
 
 

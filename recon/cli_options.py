@@ -29,6 +29,16 @@ DIFFUSION_METHODS = ("dds", "dps", "score-mri")
 MRI_WARM_START = 0.25
 
 
+def lam_value(text: str) -> float | str:
+    """``--lam``: a number or ``auto`` (argparse type; ``recon mri`` and ``recon ct``)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+
+
 def add_diffusion_options(p: argparse.ArgumentParser, default_prior: str,
                           batch_option: bool = True) -> None:
     """The diffusion options shared by ``recon mri`` and ``recon ct``."""
@@ -45,7 +55,8 @@ def add_diffusion_options(p: argparse.ArgumentParser, default_prior: str,
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--noise-std", type=float, default=None,
                    help="measurement noise std per real component, in data units "
-                        "(default: unknown; DDS then uses unregularised CG steps)")
+                        "(default: estimated from the data: the k-space periphery for MRI, "
+                        "the air bins of each sinogram for CT; logged and stored in the output)")
     if batch_option:
         g.add_argument("--batch", type=int, default=0,
                        help="slices per batch (default: number of devices)")

@@ -39,6 +39,11 @@ Limits, and why:
   ``1/sqrt(|Ω_v| C)`` for a chi-square with ``2|Ω_v|C`` degrees of freedom) are not evidence:
   :func:`decide` says "undecided" when every candidate's excess over the floor is within it.
 
+The same score serves any linear model: a sinogram split (:func:`split_array`, random bins or
+whole views, no calibration region) with the CT projector scores ``recon ct --method tv --lam
+auto`` (:mod:`recon.ct.classical`); there the noise is real, one component per bin, and the
+floor is ``σ² |Ω_v| / ||P_v y||²``.
+
 Written here (NumPy for the split, JAX for the residuals) because no library offers a
 k-space split for these masks; the residuals are jitted and vmapped over slices and candidates.
 """
@@ -107,6 +112,49 @@ def calibration_block(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return block
 
 
+def check_fraction(fraction: float) -> None:
+    """Refuse a held-out fraction outside ``(0, 0.5]`` (``ValueError``)."""
+    if not (isinstance(fraction, (int, float)) and 0 < fraction <= 0.5):
+        raise ValueError(f"the held-out fraction must be in (0, 0.5], got {fraction!r}")
+
+
+def split_array(shape: tuple[int, ...], fraction: float = HOLDOUT, seed: int = 0,
+                lines: bool = False, fold: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, held)`` float32 masks of ``shape`` for data measured at every entry (a
+    sinogram ``(views, det)``): ``held`` is a random ``fraction`` of the entries, or with
+    ``lines`` a random ``fraction`` of the first axis's indices (whole views), disjoint across
+    ``fold`` while they last; ``train`` is the rest. The modality-independent counterpart of
+    :func:`split` (no calibration region).
+
+    Raises ``ValueError`` for a fraction outside ``(0, 0.5]``, fewer than
+    :data:`MIN_HELDOUT` entries to hold out, or (``lines``) fewer than 2 lines.
+    """
+    check_fraction(fraction)
+    shape = tuple(int(n) for n in shape)
+    size = int(np.prod(shape))
+    rng = np.random.default_rng(seed)
+    held = np.zeros(shape, bool)
+    if lines:
+        n_lines, per_line = shape[0], size // max(shape[0], 1)
+        n_held = max(1, round(fraction * n_lines))
+        if n_lines < 2 or n_held * per_line < MIN_HELDOUT:
+            raise ValueError(f"too few views to validate: {n_lines} of {per_line} bins "
+                             f"(holding out {fraction:g} of them gives {n_held * per_line} bins, "
+                             f"fewer than {MIN_HELDOUT})")
+        order = rng.permutation(n_lines)
+        start = (fold * n_held) % n_lines
+        held[np.roll(order, -start)[:n_held]] = True
+    else:
+        n_held = round(fraction * size)
+        if n_held < MIN_HELDOUT:
+            raise ValueError(f"too few measurements to validate: {size} (holding out "
+                             f"{fraction:g} of them gives {n_held}, fewer than {MIN_HELDOUT})")
+        order = rng.permutation(size)
+        start = (fold * n_held) % size
+        held.reshape(-1)[np.roll(order, -start)[:n_held]] = True
+    return (~held).astype(np.float32), held.astype(np.float32)
+
+
 def split(mask: np.ndarray, shape: tuple[int, int], fraction: float = HOLDOUT,
           seed: int = 0, lines: bool = False, fold: int = 0
           ) -> tuple[np.ndarray, np.ndarray]:
@@ -116,8 +164,7 @@ def split(mask: np.ndarray, shape: tuple[int, int], fraction: float = HOLDOUT,
     Raises ``ValueError`` for a fraction outside ``(0, 0.5]`` or fewer than
     :data:`MIN_HELDOUT` points to hold out.
     """
-    if not (isinstance(fraction, (int, float)) and 0 < fraction <= 0.5):
-        raise ValueError(f"the held-out fraction must be in (0, 0.5], got {fraction!r}")
+    check_fraction(fraction)
     h, w = shape
     m = np.asarray(mask) != 0
     acquired = np.broadcast_to(m.reshape(w) if m.size == w else m.reshape(h, w), (h, w))
@@ -170,9 +217,12 @@ class Decision:
     spread: float
 
 
-def noise_floor(noise_std: float, n_held: int, coils: int, held_energy: float) -> float:
-    """``f = 2σ² |Ω_v| C / ||P_v y||²``: the held-out residual of a perfect reconstruction."""
-    return float(2 * noise_std**2 * n_held * coils / max(held_energy, np.finfo(np.float32).tiny))
+def noise_floor(noise_std: float, n_held: int, coils: int, held_energy: float,
+                components: int = 2) -> float:
+    """``f = K σ² |Ω_v| C / ||P_v y||²``: the held-out residual of a perfect reconstruction,
+    ``K`` real components per sample (2 for complex k-space, 1 for a real sinogram)."""
+    return float(components * noise_std**2 * n_held * coils
+                 / max(held_energy, np.finfo(np.float32).tiny))
 
 
 def decide(residuals, floor: float, n_real: int) -> Decision:

@@ -45,12 +45,16 @@ def l1_warm_started_reconstruct(denoiser: Any, A: Any, y: jax.Array, cfg: Any, k
 
 def diffusion_method(args: argparse.Namespace, expects_complex: bool,
                      warm_start: Callable | None = None, start_sigma: float = 0.0) -> Callable:
-    """``recon_slice(A, y, key) -> (mean, std)`` for ``args.method`` with the chosen prior.
+    """``recon_slice(A, y, key, noise_std=None) -> (mean, std)`` for ``args.method`` with the
+    chosen prior; a ``noise_std`` given per call (per slice, may be traced) replaces
+    ``args.noise_std``.
 
     With ``start_sigma > 0`` every sample starts from ``warm_start(A, y)`` (a classical estimate,
     pure JAX) noised to that level instead of from pure noise
     (:mod:`recon.diffusion.posterior`, warm start).
     """
+    import dataclasses
+
     from recon.diffusion.posterior import DiffusionConfig, reconstruct
 
     if start_sigma > 0 and warm_start is None:
@@ -71,9 +75,11 @@ def diffusion_method(args: argparse.Namespace, expects_complex: bool,
                         f"{'complex' if prior.config.complex else 'real'} images")
     prior_var = float(prior.config.sigma_data) ** 2
 
-    def recon_slice(A, y, key):
-        x_start = warm_start(A, y) if cfg.start_sigma is not None else None
-        return reconstruct(prior, A, y, cfg, key, prior_var=prior_var, x_start=x_start)
+    def recon_slice(A, y, key, noise_std=None):
+        # noise_std (traced, per slice) overrides the options' value: an estimate from the data
+        c = cfg if noise_std is None else dataclasses.replace(cfg, noise_std=noise_std)
+        x_start = warm_start(A, y) if c.start_sigma is not None else None
+        return reconstruct(prior, A, y, c, key, prior_var=prior_var, x_start=x_start)
 
     return recon_slice
 

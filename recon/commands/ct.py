@@ -4,6 +4,13 @@ Input: the CT HDF5 format of :mod:`recon.io.ct_format`. Output: HDF5 with ``reco
 float32 ``(slices, H, W)`` (``(D, H, W)`` for cone beam) in the input's attenuation units, and
 ``reconstruction_std`` with ``--samples`` > 1; the options are stored as attributes. The file is
 written to a temporary name and renamed, so a failure leaves nothing behind.
+
+Without ``--noise-std`` the diffusion methods use the noise std per bin estimated from each
+slice's sinogram (:mod:`recon.ct.noise_estimate`), logged and stored as ``noise_std_estimate``
+``(slices,)``. ``--method tv --lam auto`` chooses each slice's weight by measurement-split
+validation on held-out sinogram bins (:func:`recon.ct.classical.validated_tv`) and stores the
+record in the group ``validation`` (``lam``, ``candidates``, ``heldout_residual``,
+``noise_floor``, ``decided``, ``noise_std``), as ``recon mri --lam auto`` does.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import argparse
 import logging
 import time
 
-from recon.cli_options import DIFFUSION_METHODS, add_diffusion_options
+from recon.cli_options import DIFFUSION_METHODS, add_diffusion_options, lam_value
 from recon.errors import UserError
 
 CLASSICAL = ("fbp", "tv", "sirt", "cgls")
@@ -31,8 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="reconstruction method (default fbp)")
     p.add_argument("--filter", default="hann",
                    help="FBP filter: ram-lak, shepp-logan, cosine, hamming, hann (default hann)")
-    p.add_argument("--lam", type=float, default=None,
-                   help="tv: weight relative to the mean sinogram value (default 0.1)")
+    p.add_argument("--lam", type=lam_value, default=None,
+                   help="tv: weight relative to the mean sinogram value (default 0.1), or "
+                        "'auto': chosen per slice by measurement-split validation (held-out "
+                        "sinogram bins; the record goes to /validation in the output)")
+    p.add_argument("--holdout", type=float, default=None,
+                   help="--lam auto: held-out fraction of the views (whole views), in "
+                        "(0, 0.5] (default 0.2)")
     p.add_argument("--iters", type=int, default=None,
                    help="iterations of tv / sirt / cgls (default 300 / 100 / 30)")
     add_diffusion_options(p, default_prior="ct-ellipses")
@@ -45,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch < 0:
         raise UserError(f"--batch must be >= 0 (0: one slice per device), got {args.batch}")
+    check_options(args)
     check_output_file(args.out, inputs=[args.input])
     import jax
     import jax.numpy as jnp
@@ -62,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             from None
     sino = data.sinogram[None] if data.geometry == "cone" else data.sinogram
     t0 = time.perf_counter()
-    std = None
+    std = noise = record = None
     if args.method == "fbp":
         from recon.ct.fbp import fbp
 
@@ -72,6 +85,36 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as err:
             raise UserError(str(err)) from None
         interrupts.check()
+    elif args.lam == "auto":
+        from recon.ct.classical import check_split, tv_weighted_solver, validated_tv
+
+        try:
+            check_split(tuple(A.out_shape), args.holdout)
+            solve = tv_weighted_solver(args.iters)
+        except ValueError as err:
+            raise UserError(f"{args.input}: --lam auto: {err}") from None
+        noise = (estimated_noise(sino, args.input) if args.noise_std is None else
+                 {"std": np.full(sino.shape[0], args.noise_std), "method": "given"})
+        record = {k: [] for k in ("lam", "candidates", "heldout_residual", "noise_floor",
+                                  "decided")}
+        size = max(1, args.batch or 8)
+        for start in range(0, sino.shape[0], size):
+            interrupts.check()
+            part = slice(start, start + size)
+            rec = validated_tv(A, sino[part], noise["std"][part], iters=args.iters,
+                               fraction=args.holdout, seed=args.seed)
+            for k, v in rec.items():
+                record[k].append(v)
+        record = {k: np.concatenate(v) for k, v in record.items()}
+        record["noise_std"] = noise["std"]
+        decided = int(record["decided"].sum())
+        log.info("recon ct: --lam auto chose %s (relative) for %d slice(s); %d undecided kept the "
+                 "default", ", ".join(f"{v:.3g}" for v in record["lam"][:8])
+                 + (" ..." if len(record["lam"]) > 8 else ""), len(record["lam"]),
+                 len(record["lam"]) - decided)
+        image = run_in_batches(lambda ex, op: solve(op, ex[0], ex[1]),
+                               (jnp.asarray(sino), jnp.asarray(record["lam"], jnp.float32)), A,
+                               batch=args.batch, desc=args.method, quiet=args.quiet)
     elif args.method in ("tv", "sirt", "cgls"):
         from recon.ct.classical import slice_solver
 
@@ -84,10 +127,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         recon_slice = diffusion_method(args, expects_complex=False)
         keys = jax.random.split(jax.random.PRNGKey(args.seed), sino.shape[0])
-        image, std = run_in_batches(
-            lambda ex, op: recon_slice(op, ex[0], ex[1]), (jnp.asarray(sino), keys), A,
-            batch=args.batch, desc=args.method, quiet=args.quiet,
-        )
+        if args.noise_std is None:
+            noise = estimated_noise(sino, args.input)
+            image, std = run_in_batches(
+                lambda ex, op: recon_slice(op, ex[0], ex[1], ex[2]),
+                (jnp.asarray(sino), keys, jnp.asarray(noise["std"], jnp.float32)), A,
+                batch=args.batch, desc=args.method, quiet=args.quiet,
+            )
+        else:
+            image, std = run_in_batches(
+                lambda ex, op: recon_slice(op, ex[0], ex[1]), (jnp.asarray(sino), keys), A,
+                batch=args.batch, desc=args.method, quiet=args.quiet,
+            )
     check_finite(image, f"{args.method} reconstruction")
     seconds = time.perf_counter() - t0
     if data.geometry == "cone":
@@ -102,7 +153,68 @@ def run(args: argparse.Namespace) -> int:
         for key, value in vars(args).items():
             if key != "func" and value is not None:
                 f.attrs[key] = value
+        if record is not None:
+            g = f.create_group("validation")
+            g.attrs["about"] = ("measurement-split validation per slice (recon.measurement_split"
+                                ", recon.ct.classical.validated_tv): candidate weights, "
+                                "normalised held-out residuals, the noise floor, whether it "
+                                "decided, the weight used, the noise std it assumed")
+            from recon.ct.classical import SCHEME
+
+            g.attrs["holdout"] = SCHEME.fraction if args.holdout is None else args.holdout
+            g.attrs["heldout"] = "whole views" if SCHEME.lines else "random bins"
+            g.attrs["folds"] = SCHEME.folds
+            for k, v in record.items():
+                g.create_dataset(k, data=np.asarray(v))
+        elif noise is not None:
+            d = f.create_dataset("noise_std_estimate", data=noise["std"].astype(np.float32))
+            d.attrs["about"] = ("white-noise std per sinogram bin estimated from each slice's "
+                                "sinogram (recon.ct.noise_estimate; one for a cone-beam scan), "
+                                "used by the diffusion method because --noise-std was not given")
+            d.attrs["estimator"] = noise["method"]
         f.attrs["seconds"] = seconds
         f.attrs["geometry"] = data.geometry
     print(f"recon ct: {args.method} on {sino.shape[0]} slice(s) in {seconds:.1f} s -> {args.out}")
     return 0
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse option values no reconstruction can use (before any data are read)."""
+    import math
+
+    if args.lam == "auto" and args.method != "tv":
+        raise UserError(f"--lam auto chooses the weight of tv, not of {args.method}")
+    if args.noise_std is not None and not (math.isfinite(args.noise_std)
+                                           and args.noise_std >= 0):
+        raise UserError(f"--noise-std must be a finite number >= 0, got {args.noise_std}")
+    if args.holdout is not None:
+        if args.lam != "auto":
+            raise UserError("--holdout is the held-out fraction of --lam auto; give --lam auto")
+        if not (math.isfinite(args.holdout) and 0 < args.holdout <= 0.5):
+            raise UserError(f"--holdout must be in (0, 0.5], got {args.holdout}")
+
+
+def estimated_noise(sino, source: str) -> dict:
+    """Per slice (one for a cone-beam scan): the noise std estimated from the sinogram
+    (:mod:`recon.ct.noise_estimate`), logged at normal verbosity."""
+    import numpy as np
+
+    from recon.ct.noise_estimate import estimate_sinogram_noise
+
+    try:
+        ests = [estimate_sinogram_noise(s) for s in np.asarray(sino)]
+    except ValueError as err:
+        raise UserError(f"{source}: cannot estimate the noise level: {err}") from None
+    values = np.array([e.std for e in ests], np.float64)
+    methods = sorted({e.method for e in ests})
+    how = ("air outside the object" if methods == ["air"] else
+           "detector differences (no air found: an upper bound)" if methods == ["differences"]
+           else "air, or detector differences where no air was found")
+    if values.size == 1:
+        log.info("recon ct: noise std %.4g per bin, estimated from the sinogram (%s); "
+                 "--noise-std overrides", values[0], how)
+    else:
+        log.info("recon ct: noise std per bin estimated from each slice's sinogram (%s): "
+                 "median %.4g, range %.4g-%.4g over %d slices; --noise-std overrides", how,
+                 np.median(values), values.min(), values.max(), values.size)
+    return {"std": values, "method": ",".join(e.method for e in ests)}

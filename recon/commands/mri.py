@@ -10,17 +10,8 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from recon.cli_options import lam_value as lam_value  # shared with recon ct
 from recon.errors import UserError
-
-
-def lam_value(text: str) -> float | str:
-    """``--lam``: a number or ``auto`` (argparse type)."""
-    if text.strip().lower() == "auto":
-        return "auto"
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -61,6 +61,16 @@ def test_iterative_methods_reconstruct_every_slice(tmp_path, method):
         (["--method", "sirt", "--iters", "0"], "--iters must be >= 1"),
         (["--method", "dds", "--nfe", "0"], "nfe must be >= 1"),
         (["--method", "dds", "--prior", "mri-brain"], "cannot serve real (CT) images"),
+        (["--method", "sirt", "--lam", "auto"], "--lam auto chooses the weight of tv"),
+        (["--method", "tv", "--lam", "auto", "--holdout", "0"], "--holdout must be in (0, 0.5]"),
+        (["--method", "tv", "--lam", "auto", "--holdout", "0.6"],
+         "--holdout must be in (0, 0.5]"),
+        (["--method", "tv", "--lam", "auto", "--holdout", "nan"],
+         "--holdout must be in (0, 0.5]"),
+        (["--method", "tv", "--holdout", "0.2"], "give --lam auto"),
+        # 24 views of 47 bins: 1 % of them is one view, fewer than the 64 bins a score needs
+        (["--method", "tv", "--lam", "auto", "--holdout", "0.01"], "too few views"),
+        (["--method", "dds", "--noise-std", "-1"], "--noise-std must be a finite number"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, capsys, extra, message):
@@ -96,3 +106,52 @@ def test_dds_writes_posterior_mean_and_std(tmp_path):
     assert np.all(np.isfinite(rec)) and np.all(std >= 0) and std.max() > 0
     for r, t in zip(rec, truth, strict=True):  # 3 NFE: a rough image, but of this slice
         assert np.linalg.norm(r - t) / np.linalg.norm(t) < 0.6
+
+
+def test_dds_estimates_the_noise_level_when_not_given(tmp_path, capsys):
+    src, out = tmp_path / "in.h5", tmp_path / "out.h5"
+    make_file(src)
+    with h5py.File(src, "r+") as f:  # 2 % noise of the mean |y|; the detector has air at both ends
+        s = f["sinogram"][()]
+        sigma = 0.02 * np.mean(np.abs(s))
+        f["sinogram"][...] = s + sigma * np.random.default_rng(0).standard_normal(s.shape)
+    assert main(["ct", str(src), "--out", str(out), "--method", "dds", "--nfe", "2",
+                 "--samples", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "noise std per bin estimated" in err and "--noise-std overrides" in err
+    with h5py.File(out) as f:
+        est = f["noise_std_estimate"][()]
+        assert "noise_std" not in f.attrs and f["noise_std_estimate"].attrs["estimator"]
+    assert est.shape == (2,) and np.all(np.abs(est / sigma - 1) < 0.25)
+    out2 = tmp_path / "given.h5"  # an explicit --noise-std wins: nothing estimated, nothing stored
+    assert main(["ct", str(src), "--out", str(out2), "--method", "dds", "--nfe", "2",
+                 "--samples", "1", "--noise-std", "0.05"]) == 0
+    assert "estimated" not in capsys.readouterr().err
+    with h5py.File(out2) as f:
+        assert "noise_std_estimate" not in f and f.attrs["noise_std"] == 0.05
+
+
+def test_tv_lam_auto_writes_the_validation_record(tmp_path, capsys):
+    src, out = tmp_path / "in.h5", tmp_path / "out.h5"
+    truth = make_file(src)
+    with h5py.File(src, "r+") as f:
+        s = f["sinogram"][()]
+        sigma = 0.03 * np.mean(np.abs(s))
+        f["sinogram"][...] = s + sigma * np.random.default_rng(1).standard_normal(s.shape)
+    assert main(["ct", str(src), "--out", str(out), "--method", "tv", "--lam", "auto",
+                 "--iters", "40"]) == 0
+    assert "--lam auto chose" in capsys.readouterr().err
+    with h5py.File(out) as f:
+        rec = f["reconstruction"][()]
+        g = f["validation"]
+        lam, cands, res = g["lam"][()], g["candidates"][()], g["heldout_residual"][()]
+        floor, decided, noise = g["noise_floor"][()], g["decided"][()], g["noise_std"][()]
+        assert f.attrs["lam"] == "auto" and g.attrs["holdout"] == 0.2
+    assert lam.shape == floor.shape == decided.shape == noise.shape == (2,)
+    assert cands.shape == res.shape == (2, 7)
+    assert np.all(res > 0) and np.all(floor > 0) and np.all(np.abs(noise / sigma - 1) < 0.25)
+    for i in range(2):
+        if decided[i]:  # the smallest held-out residual's weight
+            assert lam[i] == cands[i, np.argmin(res[i])]
+    for r, t in zip(rec, truth, strict=True):
+        assert np.linalg.norm(r - t) / np.linalg.norm(t) < 0.35

@@ -85,3 +85,29 @@ def test_auto_weight_is_close_to_the_oracle_on_a_noisy_phantom(method):
     assert record["noise_floor"][0] > 0 and record["lam"][0] in record["candidates"][0]
     assert max(scores) - auto < 1.0, (auto, max(scores), record["lam"], grid)
     assert auto > min(scores) + 1.0  # the choice matters here: the grid spans > 1 dB
+
+
+def test_sinogram_split_random_bins_and_whole_views():
+    train, held = ms.split_array((30, 183), 0.2, seed=3)
+    assert not np.any((train != 0) & (held != 0)) and np.all((train != 0) | (held != 0))
+    assert int(held.sum()) == round(0.2 * 30 * 183)
+    views = [ms.split_array((30, 183), 0.1, seed=0, lines=True, fold=f)[1] for f in range(3)]
+    for held in views:
+        rows = np.flatnonzero(held.any(axis=1))
+        assert rows.size == 3 and np.all(held[rows] == 1)  # every bin of each held-out view
+    assert not np.any((views[0] != 0) & (views[1] != 0))
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.6, float("nan")])
+def test_sinogram_split_refuses_bad_fractions_and_too_few_bins(fraction):
+    with pytest.raises(ValueError, match=r"\(0, 0.5\]"):
+        ms.split_array((30, 183), fraction)
+    with pytest.raises(ValueError, match="too few"):
+        ms.split_array((8, 20), 0.2)  # 32 bins
+    with pytest.raises(ValueError, match="too few views"):
+        ms.split_array((10, 20), 0.2, lines=True)  # 2 views of 20 bins
+
+
+def test_noise_floor_counts_real_components():
+    assert ms.noise_floor(0.5, 100, 1, 50.0, components=1) == pytest.approx(0.5)
+    assert ms.noise_floor(0.5, 100, 4, 50.0) == pytest.approx(4.0)
