@@ -174,7 +174,10 @@ def run(args: argparse.Namespace) -> int:
             d.attrs["estimator"] = noise["method"]
         f.attrs["seconds"] = seconds
         f.attrs["geometry"] = data.geometry
-    print(f"recon ct: {args.method} on {sino.shape[0]} slice(s) in {seconds:.1f} s -> {args.out}")
+    from recon import console
+
+    console.status(f"recon ct: {args.method} on {sino.shape[0]} slice(s) in {seconds:.1f} s "
+                   f"-> {args.out}")
     return 0
 
 

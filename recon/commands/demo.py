@@ -62,5 +62,7 @@ def run(args: argparse.Namespace) -> int:
     footer = (f"recon demo --out {args.out} --nfe {args.nfe} --samples {args.samples} "
               f"--seed {args.seed}: {seconds:.0f} s in total")
     paths = write_report(pathlib.Path(args.out), "demo", "recon demo", sections, footer)
-    print(f"wrote {', '.join(str(p) for p in paths.values())} ({seconds:.0f} s)")
+    from recon import console
+
+    console.status(f"wrote {', '.join(str(p) for p in paths.values())} ({seconds:.0f} s)")
     return 0

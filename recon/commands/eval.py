@@ -102,5 +102,7 @@ def run(args: argparse.Namespace) -> int:
         "GaussianStandIn means the exact Gaussian prior, not a trained one."])
     paths = write_report(pathlib.Path(args.out), "eval", "recon eval: three-tier evaluation",
                          [summary, *report], f"{command}: {seconds:.0f} s in total")
-    print(f"wrote {', '.join(str(p) for p in paths.values())} ({seconds:.0f} s)", flush=True)
+    from recon import console
+
+    console.status(f"wrote {', '.join(str(p) for p in paths.values())} ({seconds:.0f} s)")
     return 0

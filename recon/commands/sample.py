@@ -69,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
         "prior": args.prior, "n": args.n, "size": args.size, "nfe": args.nfe, "seed": args.seed,
         "seconds": round(seconds, 3),
     })
-    print(f"wrote {args.n} samples of {args.prior} to {args.out} ({seconds:.1f} s)")
+    from recon import console
+
+    console.status(f"wrote {args.n} samples of {args.prior} to {args.out} ({seconds:.1f} s)")
     return 0
 
 

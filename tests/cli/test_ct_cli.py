@@ -39,6 +39,16 @@ def test_fbp_reconstructs_every_slice(tmp_path):
     assert np.linalg.norm(rec[0] - truth[1]) > np.linalg.norm(rec[0] - truth[0])
 
 
+def test_quiet_prints_nothing(tmp_path, capsys):
+    src = tmp_path / "in.h5"
+    make_file(src)
+    capsys.readouterr()
+    assert main(["ct", str(src), "--out", str(tmp_path / "q.h5"), "--method", "fbp", "-q"]) == 0
+    assert capsys.readouterr() == ("", "")
+    assert main(["ct", str(src), "--out", str(tmp_path / "n.h5"), "--method", "fbp"]) == 0
+    assert capsys.readouterr().out.startswith("recon ct: fbp on 2 slice(s)")
+
+
 @pytest.mark.parametrize("method", ["tv", "sirt", "cgls"])
 def test_iterative_methods_reconstruct_every_slice(tmp_path, method):
     src, out = tmp_path / "in.h5", tmp_path / "out.h5"
