@@ -55,6 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "calibration region, per fold, in (0, 0.5] (default per method: "
                         "cg-sense 0.2 of the points, l1-wavelet and tv 4 folds of 0.1 of the "
                         "lines)")
+    p.add_argument("--validate", default=None, metavar="on|off",
+                   help="dds: check each slice against held-out k-space (measurement-split "
+                        "validation, as --lam auto): the classical (L1-wavelet) image, the dds "
+                        "mean and blends of the two are scored and the best kept; undecided "
+                        "keeps the classical image; the record goes to /validation in the "
+                        "output (default on for dds; --holdout sets the held-out fraction, "
+                        "default 0.2 of the lines)")
     p.add_argument("--iters", type=int, default=None, help="iterations (defaults: " + ", ".join(
         f"{m} {d['iters']}" for m, d in DEFAULTS.items() if "iters" in d) + ")")
     p.add_argument("--format", choices=("auto", "fastmri", "ismrmrd"), default="auto",
@@ -160,9 +167,17 @@ def _write(args, src, out, crop, data, result) -> int:
             f.attrs[k] = v
         if result.record:
             g = f.create_group("validation")
-            g.attrs["about"] = ("measurement-split validation per slice (recon.measurement_split"
-                                "): candidate weights, normalised held-out residuals, the noise "
-                                "floor, whether it decided, the weight used")
+            if args.method == "dds":
+                from recon.validated_diffusion import ABOUT
+
+                g.attrs["about"] = ABOUT
+                g.attrs["reconstruction_std"] = ("the full-data DDS posterior's, whatever the "
+                                                 "choice")
+            else:
+                g.attrs["about"] = ("measurement-split validation per slice (recon."
+                                    "measurement_split): candidate weights, normalised held-out "
+                                    "residuals, the noise floor, whether it decided, the "
+                                    "weight used")
             for k, v in result.record.items():
                 g.create_dataset(k, data=np.asarray(v))
         f.attrs["lam_relative"] = "lam" in opts
