@@ -77,7 +77,7 @@ from recon.measurement_split import SCHEMES, decide, heldout_residual, noise_flo
 #: blend weights of the candidates: 0 = the classical (L1-wavelet) image, 1 = the DDS mean
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: network evaluations per sample of the validation DDS (one antithetic pair)
-VALIDATION_NFE = 10
+VALIDATION_NFE = 6
 VALIDATION_SAMPLES = 2
 #: flag a slice whose posterior samples spread more on the acquired samples than this many
 #: times the noise energy there (:func:`agreement`)
