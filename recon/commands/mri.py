@@ -51,10 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "/validation in the output) (defaults: " + ", ".join(
                        f"{m} {d['lam']}" for m, d in DEFAULTS.items() if "lam" in d) + ")")
     p.add_argument("--holdout", type=float, default=None,
-                   help="--lam auto: held-out fraction of the acquired samples outside the "
-                        "calibration region, per fold, in (0, 0.5] (default per method: "
-                        "cg-sense 0.2 of the points, l1-wavelet and tv 4 folds of 0.1 of the "
-                        "lines)")
+                   help="--lam auto and dds --validate on: held-out fraction of the acquired "
+                        "samples outside the calibration region, per fold, in (0, 0.5] "
+                        "(default per method: cg-sense 0.2 of the points, l1-wavelet and tv 4 "
+                        "folds of 0.1 of the lines, dds one fold of 0.2 of the lines)")
     p.add_argument("--validate", default=None, metavar="on|off",
                    help="dds: check each slice against held-out k-space (measurement-split "
                         "validation, as --lam auto): the classical (L1-wavelet) image, the dds "
