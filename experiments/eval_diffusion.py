@@ -268,8 +268,13 @@ def eval_validated(args) -> list[dict]:
         l1_warm_started_reconstruct,
     )
 
-    planes = real_planes()["test"][: args.test]
-    names = ["dipy T1 coronal", *[f"dipy S0 {z}" for z in range(3, 7)]][: len(planes)]
+    if args.validation_nfe is not None:
+        vd.VALIDATION_NFE = args.validation_nfe  # read by vd.validation_config
+    if args.stress:
+        planes, names = stress_planes()
+    else:
+        planes = real_planes()["test"][: args.test]
+        names = ["dipy T1 coronal", *[f"dipy S0 {z}" for z in range(3, 7)]][: len(planes)]
     prior = load_prior(args.prior or "mri-brain")
     l1 = {"lam": DEFAULTS["l1-wavelet"]["lam"], "iters": DEFAULTS["l1-wavelet"]["iters"]}
     cfg = DiffusionConfig(method="dds", nfe=args.dds_nfe, n_samples=args.dds_samples,
@@ -318,7 +323,8 @@ def eval_validated(args) -> list[dict]:
                     "dds": np.abs(np.asarray(mean_today) * support),
                     "validated dds": np.abs(img[0])}
             row = {"accel": accel, "slice": name,
-                   "source": "dipy T1" if "T1" in name else "dipy S0"}
+                   "source": "stress" if args.stress else "dipy T1" if "T1" in name
+                   else "dipy S0"}
             for m, x in recs.items():
                 met = fastmri_metrics(truth[None], x[None])
                 row[f"PSNR {m}"], row[f"SSIM {m}"] = met["PSNR"], met["SSIM"]
@@ -339,6 +345,19 @@ def eval_validated(args) -> list[dict]:
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows
+
+
+def stress_planes() -> tuple[list[np.ndarray], list[str]]:
+    """Images far from the brain prior's training data (where DDS should lose), 192x192 from
+    scikit-image's bundled data: the Shepp-Logan phantom and the cameraman photograph."""
+    from scipy import ndimage
+    from skimage import data
+
+    out = []
+    for img in (data.shepp_logan_phantom(), data.camera()):
+        img = np.asarray(img, np.float32)
+        out.append(np.clip(ndimage.zoom(img, 192 / img.shape[0], order=3), 0, None))
+    return out, ["Shepp-Logan phantom", "cameraman"]
 
 
 def summarise_validated(rows: list[dict]) -> dict:
@@ -516,6 +535,12 @@ def main(argv=None) -> int:
                         "real test slices (issue 16; --test, --accel)")
     p.add_argument("--dds-nfe", type=int, default=25, help="validated: NFE per sample")
     p.add_argument("--dds-samples", type=int, default=2, help="validated: samples")
+    p.add_argument("--stress", action="store_true",
+                   help="validated: out-of-domain images (Shepp-Logan, cameraman) instead of "
+                        "the real brain slices")
+    p.add_argument("--validation-nfe", type=int, default=None,
+                   help="validated: NFE per sample of the validation DDS (default: the "
+                        "library's recon.validated_diffusion.VALIDATION_NFE)")
     p.add_argument("--test", type=int, default=8, help="test slices/images")
     p.add_argument("--nfe", type=int, nargs="+", default=[10, 20, 50, 100, 200])
     p.add_argument("--data", choices=("template", "real"), default="template",
@@ -551,7 +576,9 @@ def main(argv=None) -> int:
         rows = eval_validated(args)
         result = {"args": vars(args), "rows": rows, "summary": summarise_validated(rows)}
         print(json.dumps(result["summary"], indent=1))
-        path = out / "eval_validated_dds.json"
+        path = out / ("eval_validated_dds" + ("_stress" if args.stress else "")
+                      + ("" if args.validation_nfe is None
+                         else f"_vnfe{args.validation_nfe}") + ".json")
         atomic_write(path, json.dumps(result, indent=1))
         print(f"wrote {path}")
         return 0
