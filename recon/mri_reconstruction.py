@@ -332,13 +332,13 @@ def _validated(args, ksp, mask, maps, keys, l1, warm_start, noise_std, source, r
         m, tr, he = shared
         out = vd.validated_slice(prior, cfg, val_cfg, l1, s, y, key, m, tr, he)
         support = coil_support(s)
-        return {**out, "classical": out["classical"] * support, "mean": out["mean"] * support,
-                "std": out["std"] * support}
+        return {**out, **{k: out[k] * support for k in ("classical", "cg", "mean", "std")}}
 
     out = run_in_batches(one, (jnp.asarray(ksp, jnp.complex64), jnp.asarray(maps), keys),
                          (jnp.asarray(mask), jnp.asarray(train), jnp.asarray(held)),
                          batch=args.batch or 0, desc=args.method, quiet=args.quiet)
-    if not all(np.all(np.isfinite(out[k])) for k in ("mean", "std", "classical", "residuals")):
+    if not all(np.all(np.isfinite(out[k])) for k in ("mean", "std", "classical", "cg",
+                                                      "residuals")):
         raise UserError(f"{source}: {args.method} sampling produced NaN or Inf; no output "
                         "written")
     sigma = (np.full(ns, float(args.noise_std)) if args.noise_std is not None

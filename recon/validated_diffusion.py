@@ -13,7 +13,9 @@ measurements by measurement-split validation (:mod:`recon.measurement_split`, th
    whole phase-encode lines, so the candidates must *predict unmeasured lines*, which is what
    the prior is for; 2-D masks hold out points);
 2. from ``Ω_t`` alone reconstruct (a) the classical image ``x_c`` (L1-wavelet with the weight
-   of ``--lam``, default the library default: DDS's own warm start) and (b) the DDS posterior
+   of ``--lam``, default the library default: DDS's own warm start), (a') the CG-SENSE image
+   at its default weight (cheap, and the better classical image on some data far from
+   brains, e.g. a photograph: ``experiments/validated_dds_stress.json``), (b) the DDS posterior
    mean ``x_d`` warm-started from it, on a reduced budget (:data:`VALIDATION_NFE` network
    evaluations for each of one antithetic pair of samples, instead of the final run's
    ``--samples`` x ``--nfe``), and the blends ``w x_d + (1 - w) x_c`` for ``w`` in
@@ -22,10 +24,11 @@ measurements by measurement-split validation (:mod:`recon.measurement_split`, th
    ``r_w = ||P_v (A x_w - y)||² / ||P_v y||²`` (:func:`recon.measurement_split.heldout_residual`)
    and choose with :func:`recon.measurement_split.decide`: the smallest residual, unless every
    candidate's excess over the noise floor is within the floor's spread ("undecided"): then the
-   **classical image** is returned, never the diffusion one by default;
-4. reconstruct the chosen candidate from all the data: the classical image and the full-budget
-   DDS posterior (the same computation as ``--validate off``, so ``w = 1`` reproduces it bit
-   for bit), blended with the chosen ``w``.
+   **classical image** (L1-wavelet, DDS's warm start) is returned, never the diffusion one by
+   default;
+4. reconstruct the chosen candidate from all the data: the classical images and the
+   full-budget DDS posterior (the same computation as ``--validate off``, so ``dds`` reproduces
+   it bit for bit), blended with the chosen ``w``.
 
 What the held-out residual estimates. With ``y = A x + n`` (white noise of variance ``σ²`` per
 real component, independent between the two parts),
@@ -51,7 +54,10 @@ Limits:
   transfers when the ranking does not depend on those (measured in
   ``experiments/eval_diffusion.py validated``).
 - Differences within the floor's spread (relative std ``sqrt(2 / (2 |Ω_v| C))``, three of
-  them) are not evidence: :func:`choose` then returns the classical candidate.
+  them) are not evidence: :func:`choose` then returns the classical (L1-wavelet) candidate.
+- Only the candidates are compared: on an image where every one of them is poor (a
+  photograph far from brains, 8x: ``experiments/validated_dds_stress.json``) the best of them
+  is still poor.
 - One fold: the held-out lines are few at high acceleration (8x with a 4 % centre: about 3 of
   192 lines), so the score is noisy there; more folds cost one validation DDS each.
 
@@ -59,8 +65,9 @@ The posterior *agreement* figure (:func:`agreement`) checks the samples against 
 see its docstring. The per-slice record (:data:`RECORD_FIELDS`) goes to ``/validation`` of the
 output file.
 
-Cost: the validation adds one L1-wavelet solve and ``2 x VALIDATION_NFE`` network evaluations
-per slice to today's one L1-wavelet solve and ``samples x nfe`` (default 50) evaluations.
+Cost: the validation adds one L1-wavelet solve, two CG-SENSE solves (fit part and all data)
+and ``2 x VALIDATION_NFE`` network evaluations per slice to today's one L1-wavelet solve and
+``samples x nfe`` (default 50) evaluations (measured: ``experiments/validated_dds.json``).
 """
 
 from __future__ import annotations
@@ -76,6 +83,10 @@ from recon.measurement_split import SCHEMES, decide, heldout_residual, noise_flo
 
 #: blend weights of the candidates: 0 = the classical (L1-wavelet) image, 1 = the DDS mean
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: the candidates in the order of the residuals: CG-SENSE, then the blends of :data:`WEIGHTS`
+CANDIDATES = ("cg-sense", "l1-wavelet", "blend 0.25", "blend 0.5", "blend 0.75", "dds")
+#: the candidate returned when validation is undecided: DDS's warm start
+UNDECIDED = "l1-wavelet"
 #: network evaluations per sample of the validation DDS (one antithetic pair)
 VALIDATION_NFE = 6
 VALIDATION_SAMPLES = 2
@@ -84,9 +95,10 @@ VALIDATION_SAMPLES = 2
 AGREEMENT_LIMIT = 2.0
 
 ABOUT = ("validated dds per slice (recon.validated_diffusion, recon.measurement_split): "
-         "candidates = blend weights w of w*dds + (1-w)*classical (0: L1-wavelet, 1: dds), "
-         "their normalised held-out residuals, the noise floor and its spread, whether it "
-         "decided (undecided: classical), the weight used, the choice, and the posterior "
+         "candidates = cg-sense and the blends w*dds + (1-w)*l1-wavelet (w 0, 0.25, 0.5, 0.75, "
+         "1), their normalised held-out residuals, the noise floor and its spread, whether it "
+         "decided (undecided: l1-wavelet), the dds weight w of the output (0 for cg-sense), "
+         "the choice, and the posterior "
          "samples' spread on the acquired samples over the noise energy (agreement)")
 
 #: per-slice datasets of the record
@@ -96,16 +108,24 @@ RECORD_FIELDS = ("candidates", "heldout_residual", "noise_floor", "floor_spread"
 
 
 def candidate_name(w: float) -> str:
-    return "classical" if w == 0 else "dds" if w == 1 else f"blend {w:g}"
+    """The name of the blend of weight ``w`` in :data:`CANDIDATES`."""
+    return "l1-wavelet" if w == 0 else "dds" if w == 1 else f"blend {w:g}"
 
 
-def choose(residuals, floor: float, n_real: int, weights=WEIGHTS) -> tuple[float, bool]:
-    """``(w, decided)``: the blend weight of the smallest held-out residual
-    (:func:`recon.measurement_split.decide`), or ``(0.0, False)`` (classical) when undecided."""
+def dds_weight(name: str) -> float:
+    """The weight of the DDS mean in candidate ``name`` (0 for the classical images)."""
+    return 0.0 if name == "cg-sense" else float(WEIGHTS[CANDIDATES.index(name) - 1])
+
+
+def choose(residuals, floor: float, n_real: int) -> tuple[str, bool]:
+    """``(candidate, decided)``: the candidate (:data:`CANDIDATES`) of the smallest held-out
+    residual (:func:`recon.measurement_split.decide`), or ``(UNDECIDED, False)`` (the
+    L1-wavelet image, DDS's warm start) when every excess over the floor is within its
+    spread."""
     d = decide(residuals, floor, n_real)
     if d.best is None:
-        return 0.0, False
-    return float(weights[d.best]), True
+        return UNDECIDED, False
+    return CANDIDATES[d.best], True
 
 
 def agreement(spread_energy: float, noise_std: float, n_acquired: int, coils: int) -> float:
@@ -129,13 +149,22 @@ def agreement(spread_energy: float, noise_std: float, n_acquired: int, coils: in
 
 
 def validated_slice(denoiser: Any, cfg: Any, val_cfg: Any, l1: dict, maps, y, key,
-                    mask, train, held) -> dict:
-    """One slice, pure JAX (vmap over slices): the held-out residuals of the candidates fitted
-    on ``train``, and the full-data classical image, DDS mean, std and the samples' spread
-    energy on the acquired samples (numerator of :func:`agreement`)."""
+                    mask, train, held, cg: dict | None = None) -> dict:
+    """One slice, pure JAX (vmap over slices): the held-out residuals of the candidates
+    (:data:`CANDIDATES`) fitted on ``train``, and the full-data classical images (L1-wavelet
+    with ``l1``, CG-SENSE with ``cg``, default :data:`recon.cli_options.DEFAULTS`), DDS mean,
+    std and the samples' spread energy on the acquired samples (numerator of
+    :func:`agreement`)."""
     from operators.mri import sense
+    from recon.cli_options import DEFAULTS
     from recon.diffusion.posterior import reconstruct, reconstruct_samples
+    from recon.solvers.cg import cg_sense
     from recon.solvers.fista import fista_l1
+
+    cg = DEFAULTS["cg-sense"] if cg is None else cg
+
+    def cg_image(A, y):
+        return cg_sense(A, y, lam=cg["lam"], maxiter=cg["iters"], tol=0.0).x
 
     prior_var = float(denoiser.config.sigma_data) ** 2
     A_t = sense(maps, train)
@@ -147,13 +176,16 @@ def validated_slice(denoiser: Any, cfg: Any, val_cfg: Any, l1: dict, maps, y, ke
     A_all = sense(maps)
     ws = jnp.asarray(WEIGHTS, jnp.real(y).dtype)
     res = jax.vmap(lambda w: heldout_residual(A_all, held, w * xd_t + (1 - w) * xc_t, y))(ws)
+    res = jnp.concatenate([heldout_residual(A_all, held, cg_image(A_t, y_t), y)[None], res])
     A = sense(maps, mask)
     xc = fista_l1(A, y, lam=l1["lam"], iterations=l1["iters"]).x
+    xcg = cg_image(A, y)
     mean, std, samples = reconstruct_samples(
         denoiser, A, y, cfg, key, prior_var=prior_var,
         x_start=xc if cfg.start_sigma is not None else None)
     spread = jnp.mean(jax.vmap(lambda s: jnp.sum(jnp.abs(A(s - mean)) ** 2))(samples))
-    return {"residuals": res, "classical": xc, "mean": mean, "std": std, "spread": spread}
+    return {"residuals": res, "classical": xc, "cg": xcg, "mean": mean, "std": std,
+            "spread": spread}
 
 
 def validation_config(cfg: Any) -> Any:
@@ -193,12 +225,15 @@ def decide_all(out: dict, ksp: np.ndarray, mask: np.ndarray, held: np.ndarray,
         res = np.asarray(out["residuals"][i], np.float64)
         floor = noise_floor(float(noise_std[i]), n_held, nc, float(held_energy[i]))
         d = decide(res, floor, 2 * n_held * nc)
-        wt, decided = choose(res, floor, 2 * n_held * nc)
-        images[i] = wt * out["mean"][i] + (1 - wt) * out["classical"][i]
+        name, decided = choose(res, floor, 2 * n_held * nc)
+        wt = dds_weight(name)
+        images[i] = (out["cg"][i] if name == "cg-sense"
+                     else wt * out["mean"][i] + (1 - wt) * out["classical"][i])
         a = agreement(float(out["spread"][i]), float(noise_std[i]), n_acq, nc)
-        for k, v in (("candidates", np.asarray(WEIGHTS, np.float32)), ("heldout_residual", res),
-                     ("noise_floor", floor), ("floor_spread", d.spread), ("decided", decided),
-                     ("weight", wt), ("choice", candidate_name(wt)),
+        for k, v in (("candidates", np.asarray(CANDIDATES, dtype="S")),
+                     ("heldout_residual", res), ("noise_floor", floor),
+                     ("floor_spread", d.spread), ("decided", decided),
+                     ("weight", wt), ("choice", name),
                      ("noise_std", float(noise_std[i])), ("posterior_agreement", a),
                      ("posterior_disagrees", a > AGREEMENT_LIMIT)):
             rec[k].append(v)

@@ -166,7 +166,8 @@ def _validated_mri(denoiser: Any, cfg: Any, noise_std: float, seed: int) -> Call
                                  jnp.asarray(train), jnp.asarray(held)))
         support = np.asarray(coil_support(m.A.maps))
         out = {k: np.asarray(v)[None] for k, v in out.items()}
-        out["classical"], out["mean"] = out["classical"] * support, out["mean"] * support
+        for k in ("classical", "cg", "mean"):
+            out[k] = out[k] * support
         img, rec = vd.decide_all(out, np.asarray(m.y)[None], mask, held, np.array([noise_std]))
         return np.abs(img[0]), out["std"][0] * support, {k: v[0] for k, v in rec.items()}
 
@@ -424,9 +425,9 @@ def _validation_section(mod: str, m: MethodOutput) -> Section:
     for i, r in enumerate(m.records or []):
         choice = r["choice"].decode() if isinstance(r["choice"], bytes) else str(r["choice"])
         row = {"image": i, "choice": choice, "decided": bool(r["decided"]),
-               "weight w": float(r["weight"])}
-        for w, res in zip(vd.WEIGHTS, r["heldout_residual"], strict=True):
-            row[f"r {vd.candidate_name(w)}"] = float(res)
+               "dds weight w": float(r["weight"])}
+        for name, res in zip(vd.CANDIDATES, r["heldout_residual"], strict=True):
+            row[f"r {name}"] = float(res)
         row.update({"floor": float(r["noise_floor"]), "floor spread": float(r["floor_spread"]),
                     "agreement": float(r["posterior_agreement"]),
                     "samples disagree": bool(r["posterior_disagrees"])})
@@ -434,8 +435,9 @@ def _validation_section(mod: str, m: MethodOutput) -> Section:
     return Section(
         f"{mod}: {m.name}, per image", rows, [],
         ["Measurement-split validation (recon.validated_diffusion): the acquired k-space lines "
-         "outside the calibration region are split; the L1-wavelet image (w = 0), the DDS mean "
-         "(w = 1) and blends w*dds + (1-w)*L1 are reconstructed from the fit part and scored "
+         "outside the calibration region are split; CG-SENSE, the L1-wavelet image (w = 0), "
+         "the DDS mean (w = 1) and blends w*dds + (1-w)*L1 are reconstructed from the fit part "
+         "and scored "
          "by their normalised held-out residual r; the smallest wins unless every excess over "
          "the noise floor is within its spread (undecided: L1-wavelet). Agreement: the "
          "posterior samples' spread pushed through the forward model on the acquired samples, "

@@ -61,8 +61,8 @@ def test_evaluate_mri_with_injected_prior():
     (row,) = secs[2].rows
     from recon import validated_diffusion as vd
 
-    assert row["choice"] in [vd.candidate_name(w) for w in vd.WEIGHTS]
-    assert all(row[f"r {vd.candidate_name(w)}"] > 0 for w in vd.WEIGHTS)
+    assert row["choice"] in vd.CANDIDATES
+    assert all(row[f"r {name}"] > 0 for name in vd.CANDIDATES)
     assert np.isfinite(row["agreement"]) and row["floor"] > 0
 
 

@@ -269,12 +269,14 @@ def test_validated_dds_writes_the_record(tmp_path, fastmri_file, gaussian_prior)
         assert "validation" not in g
         v = f["validation"]
         assert set(v) == set(vd.RECORD_FIELDS) and "about" in v.attrs
-        assert v["heldout_residual"].shape == v["candidates"].shape == (2, len(vd.WEIGHTS))
+        assert v["heldout_residual"].shape == v["candidates"].shape == (2, len(vd.CANDIDATES))
         assert np.all(v["heldout_residual"][()] > 0) and np.all(v["noise_floor"][()] > 0)
         w = v["weight"][()]
-        assert np.all(np.isin(w, vd.WEIGHTS))
-        assert [c.decode() for c in v["choice"][()]] == [vd.candidate_name(x) for x in w]
-        assert np.all(w[~v["decided"][()]] == 0)
+        choice = [c.decode() for c in v["choice"][()]]
+        assert all(c in vd.CANDIDATES for c in choice)
+        assert list(w) == [vd.dds_weight(c) for c in choice]
+        assert all(c == "l1-wavelet" for c, d in zip(choice, v["decided"][()], strict=True)
+                   if not d)
         agree = v["posterior_agreement"][()]
         assert np.all(np.isfinite(agree)) and np.all(agree >= 0)
         assert np.array_equal(v["posterior_disagrees"][()], agree > vd.AGREEMENT_LIMIT)
@@ -298,7 +300,7 @@ def test_validated_dds_undecided_returns_the_classical_image(tmp_path, fastmri_f
     with h5py.File(out) as f, h5py.File(l1) as g:
         v = f["validation"]
         assert not v["decided"][()].any() and np.all(v["weight"][()] == 0)
-        assert [c.decode() for c in v["choice"][()]] == ["classical", "classical"]
+        assert [c.decode() for c in v["choice"][()]] == ["l1-wavelet", "l1-wavelet"]
         rec, ref = f["reconstruction"][()], g["reconstruction"][()]
         inside = rec > 0  # dds images are 0 outside the coil support (slice_methods)
         assert inside.mean() > 0.3

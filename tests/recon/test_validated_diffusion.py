@@ -17,18 +17,23 @@ def _spread(floor, n_real):
 def test_blend_chosen_when_smallest_beyond_the_floor_spread():
     floor, n_real = 0.1, 20000
     assert _spread(floor, n_real) < 0.005
-    res = [0.20, 0.15, 0.12, 0.14, 0.18]  # classical, 0.25, 0.5, 0.75, dds
-    assert vd.choose(res, floor, n_real) == (0.5, True)
-    assert vd.choose([0.11, 0.15, 0.2, 0.3, 0.4], floor, n_real) == (0.0, True)
-    assert vd.choose([0.4, 0.3, 0.2, 0.15, 0.11], floor, n_real) == (1.0, True)
+    assert vd.CANDIDATES == ("cg-sense", "l1-wavelet", "blend 0.25", "blend 0.5",
+                             "blend 0.75", "dds")
+    res = [0.30, 0.20, 0.15, 0.12, 0.14, 0.18]
+    assert vd.choose(res, floor, n_real) == ("blend 0.5", True)
+    assert vd.dds_weight("blend 0.5") == 0.5
+    assert vd.choose([0.3, 0.11, 0.15, 0.2, 0.3, 0.4], floor, n_real) == ("l1-wavelet", True)
+    assert vd.choose([0.5, 0.4, 0.3, 0.2, 0.15, 0.11], floor, n_real) == ("dds", True)
+    assert vd.choose([0.105, 0.4, 0.3, 0.2, 0.15, 0.11], floor, n_real) == ("cg-sense", True)
+    assert vd.dds_weight("cg-sense") == vd.dds_weight("l1-wavelet") == 0.0
 
 
-def test_undecided_returns_the_classical_weight():
+def test_undecided_returns_the_l1_wavelet_image():
     floor, n_real = 0.1, 20000
     s = _spread(floor, n_real)
-    # dds has the smallest residual, but every excess is within the spread: classical
-    res = [floor + 0.9 * s, floor + 0.6 * s, floor + 0.3 * s, floor + 0.1 * s, floor]
-    assert vd.choose(res, floor, n_real) == (0.0, False)
+    # dds has the smallest residual, but every excess is within the spread: L1-wavelet
+    res = [floor + 0.95 * s, floor + 0.9 * s, floor + 0.6 * s, floor + 0.3 * s, floor + 0.1 * s, floor]
+    assert vd.choose(res, floor, n_real) == ("l1-wavelet", False)
 
 
 def test_agreement_definition():
@@ -42,14 +47,16 @@ def _outputs(res, h=8, w=8):
     classical = (rng.standard_normal((1, h, w)) + 1j).astype(np.complex64)
     mean = (rng.standard_normal((1, h, w)) - 1j).astype(np.complex64)
     return {"residuals": np.asarray([res], np.float32), "classical": classical, "mean": mean,
+            "cg": 2 * classical,
             "std": np.ones((1, h, w), np.float32), "spread": np.asarray([3.0], np.float32)}
 
 
-@pytest.mark.parametrize(("res", "weight", "decided"), [
-    ([5.0, 4.0, 0.5, 3.0, 6.0], 0.5, True),   # blend 0.5 far below the others
-    ([1.0, 1.0, 1.0, 1.0, 1.0], 0.0, False),  # all within the floor's spread: undecided
+@pytest.mark.parametrize(("res", "choice", "decided"), [
+    ([7.0, 5.0, 4.0, 0.5, 3.0, 6.0], "blend 0.5", True),  # blend 0.5 far below the others
+    ([1.5, 5.0, 4.0, 3.0, 3.0, 6.0], "cg-sense", True),
+    ([1.0, 1.0, 1.0, 1.0, 1.0, 1.0], "l1-wavelet", False),  # within the spread: undecided
 ])
-def test_decide_all_images_and_record(res, weight, decided):
+def test_decide_all_images_and_record(res, choice, decided):
     h = w = 64
     mask = np.zeros(w, np.float32)
     mask[::2] = 1
@@ -61,10 +68,13 @@ def test_decide_all_images_and_record(res, weight, decided):
     images, rec = vd.decide_all(out, ksp, mask, held, np.array([sigma]))
     assert set(rec) == set(vd.RECORD_FIELDS)
     assert rec["noise_floor"][0] == pytest.approx(1.0, rel=1e-5)
+    weight = vd.dds_weight(choice)
     assert rec["weight"][0] == weight and rec["decided"][0] == decided
-    assert rec["choice"][0] == vd.candidate_name(weight).encode()
-    assert rec["heldout_residual"].shape == rec["candidates"].shape == (1, len(vd.WEIGHTS))
-    expect = weight * out["mean"][0] + (1 - weight) * out["classical"][0]
+    assert rec["choice"][0] == choice.encode()
+    assert rec["heldout_residual"].shape == rec["candidates"].shape == (1, len(vd.CANDIDATES))
+    assert [c.decode() for c in rec["candidates"][0]] == list(vd.CANDIDATES)
+    expect = (out["cg"][0] if choice == "cg-sense"
+              else weight * out["mean"][0] + (1 - weight) * out["classical"][0])
     np.testing.assert_allclose(images[0], expect, rtol=1e-6)
     n_acq = h * int(mask.sum())
     assert rec["posterior_agreement"][0] == pytest.approx(3.0 / (2 * sigma**2 * n_acq * 2))
