@@ -305,19 +305,21 @@ def eval_validated(args) -> list[dict]:
             if not rows:  # compile both once (noise_std and the masks are arguments)
                 jax.block_until_ready(today(*a_today))
                 jax.block_until_ready(valid(*a_valid))
-            order = ("today", "valid") if len(rows) % 2 == 0 else ("valid", "today")
-            t = {}
-            for which in order:
-                t0 = time.perf_counter()
-                if which == "today":
-                    mean_today, _ = jax.block_until_ready(today(*a_today))
-                else:
-                    out = jax.block_until_ready(valid(*a_valid))
-                    out = {kk: np.asarray(v)[None] for kk, v in out.items()}
-                    for kk in ("classical", "cg", "mean"):
-                        out[kk] = out[kk] * support
-                    img, rec = vd.decide_all(out, k[None], mask, held, np.array([sigma]))
-                t[which] = time.perf_counter() - t0
+            t = {"today": [], "valid": []}
+            for rnd in range(args.rounds):  # in turns, the first alternating per round
+                order = ("today", "valid") if (len(rows) + rnd) % 2 == 0 else ("valid", "today")
+                for which in order:
+                    t0 = time.perf_counter()
+                    if which == "today":
+                        mean_today, _ = jax.block_until_ready(today(*a_today))
+                    else:
+                        out = jax.block_until_ready(valid(*a_valid))
+                        out = {kk: np.asarray(v)[None] for kk, v in out.items()}
+                        for kk in ("classical", "cg", "mean"):
+                            out[kk] = out[kk] * support
+                        img, rec = vd.decide_all(out, k[None], mask, held, np.array([sigma]))
+                    t[which].append(time.perf_counter() - t0)
+            t = {kk: float(np.median(v)) for kk, v in t.items()}
             recs = {"cg-sense": classical(k[None], mask, "cg-sense")[0],
                     "l1-wavelet": classical(k[None], mask, "l1-wavelet")[0],
                     "dds": np.abs(np.asarray(mean_today) * support),
@@ -539,6 +541,8 @@ def main(argv=None) -> int:
                         "real test slices (issue 16; --test, --accel)")
     p.add_argument("--dds-nfe", type=int, default=25, help="validated: NFE per sample")
     p.add_argument("--dds-samples", type=int, default=2, help="validated: samples")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="validated: timed rounds per slice (median), in turns")
     p.add_argument("--stress", action="store_true",
                    help="validated: out-of-domain images (Shepp-Logan, cameraman) instead of "
                         "the real brain slices")

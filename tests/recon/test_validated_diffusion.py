@@ -32,7 +32,7 @@ def test_undecided_returns_the_l1_wavelet_image():
     floor, n_real = 0.1, 20000
     s = _spread(floor, n_real)
     # dds has the smallest residual, but every excess is within the spread: L1-wavelet
-    res = [floor + 0.95 * s, floor + 0.9 * s, floor + 0.6 * s, floor + 0.3 * s, floor + 0.1 * s, floor]
+    res = [floor + f * s for f in (0.95, 0.9, 0.6, 0.3, 0.1, 0.0)]
     assert vd.choose(res, floor, n_real) == ("l1-wavelet", False)
 
 
