@@ -57,11 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "folds of 0.1 of the lines, dds one fold of 0.2 of the lines)")
     p.add_argument("--validate", default=None, metavar="on|off",
                    help="dds: check each slice against held-out k-space (measurement-split "
-                        "validation, as --lam auto): the classical (L1-wavelet) image, the dds "
-                        "mean and blends of the two are scored and the best kept; undecided "
-                        "keeps the classical image; the record goes to /validation in the "
-                        "output (default on for dds; --holdout sets the held-out fraction, "
-                        "default 0.2 of the lines)")
+                        "validation, as --lam auto): CG-SENSE, the L1-wavelet image (dds's warm "
+                        "start), the dds mean and blends of the last two are scored and the "
+                        "best kept; undecided keeps the L1-wavelet image; the record goes to "
+                        "/validation in the output (default on for dds; --holdout sets the "
+                        "held-out fraction, default 0.2 of the lines)")
     p.add_argument("--iters", type=int, default=None, help="iterations (defaults: " + ", ".join(
         f"{m} {d['iters']}" for m, d in DEFAULTS.items() if "iters" in d) + ")")
     p.add_argument("--format", choices=("auto", "fastmri", "ismrmrd"), default="auto",
