@@ -83,6 +83,9 @@ SCHEMES: dict[str, Scheme] = {
     "cg-sense": Scheme(lines=False, folds=1, fraction=HOLDOUT),
     "l1-wavelet": Scheme(lines=True, folds=4, fraction=0.1),
     "tv": Scheme(lines=True, folds=4, fraction=0.1),
+    # validated dds (recon.validated_diffusion): held-out lines test what the prior does (fill
+    # unmeasured lines); one fold, as each costs a validation DDS run (the 1.5x cost bound)
+    "dds": Scheme(lines=True, folds=1, fraction=0.2),
 }
 
 

@@ -124,6 +124,12 @@ def check_options(args: argparse.Namespace) -> None:
                             f"not of {args.method}")
     elif args.lam is not None and not (np.isfinite(args.lam) and args.lam >= 0):
         raise UserError(f"--lam must be a finite number >= 0, got {args.lam}")
+    validate = getattr(args, "validate", None)
+    if validate is not None and validate not in ("on", "off"):
+        raise UserError(f"--validate must be 'on' or 'off', got {validate!r}")
+    if validate == "on" and args.method != "dds":
+        raise UserError(f"--validate on checks dds against its classical warm start, not "
+                        f"{args.method} (for a classical weight use --lam auto)")
     holdout = getattr(args, "holdout", None)
     if holdout is not None and not (np.isfinite(holdout) and 0 < holdout <= 0.5):
         raise UserError(f"--holdout must be in (0, 0.5], got {holdout}")
@@ -177,7 +183,8 @@ def reconstruct_raw(data: dict, args: argparse.Namespace, source: str,
                         f"{oh}x{ow}")
     with timed(f"{source}: {args.method} reconstruction"):
         if args.method not in DEFAULTS:  # a diffusion method
-            images, std, opts = _diffusion(args, ksp, data, calib, source)
+            record = {}
+            images, std, opts = _diffusion(args, ksp, data, calib, source, record)
         elif args.method == "zero-filled":  # NumPy only: no JAX start-up for the baseline
             from recon.zero_filled import zero_filled_rss
 
@@ -214,11 +221,18 @@ def reconstruct_raw(data: dict, args: argparse.Namespace, source: str,
         std = None if std is None else centre_crop(std, crop)
     return MRIResult(np.ascontiguousarray(images),
                      None if std is None else np.ascontiguousarray(std), opts, ksp.shape,
-                     record if args.method in DEFAULTS and args.method != "zero-filled" else {})
+                     record if args.method != "zero-filled" else {})
 
 
-def _diffusion(args: argparse.Namespace, ksp, data: dict, calib, source: str):
-    """Posterior mean magnitude and std of every slice with a diffusion prior."""
+def validating(args: argparse.Namespace) -> bool:
+    """Whether ``args`` asks for validated dds (``--validate``, default on for dds)."""
+    return args.method == "dds" and (getattr(args, "validate", None) or "on") == "on"
+
+
+def _diffusion(args: argparse.Namespace, ksp, data: dict, calib, source: str,
+               record: dict | None = None):
+    """Posterior mean magnitude and std of every slice with a diffusion prior; for validated
+    dds (:func:`validating`) the chosen image per slice, its record into ``record``."""
     import jax
     import jax.numpy as jnp
 
@@ -261,6 +275,16 @@ def _diffusion(args: argparse.Namespace, ksp, data: dict, calib, source: str):
     except ValueError as err:
         raise UserError(f"{source}: {err}") from None
     keys = jax.random.split(jax.random.PRNGKey(args.seed), ns)
+    opts = {"prior": args.prior, "nfe": args.nfe, "samples": args.samples, "seed": args.seed,
+            "noise_std": float(noise_std), "warm_start": float(warm_start)}
+    if validating(args):
+        mean, std = _validated(args, ksp, mask, maps, keys, l1, warm_start, noise_std, source,
+                               record)
+        opts.update(validate="on", validation_nfe=min(args.nfe, _vd().VALIDATION_NFE),
+                    validation_samples=_vd().VALIDATION_SAMPLES)
+        return np.abs(mean), (std if args.samples > 1 else None), opts
+    if args.method == "dds":
+        opts["validate"] = "off"
 
     def one(example, m):
         y, s, key = example
@@ -274,6 +298,52 @@ def _diffusion(args: argparse.Namespace, ksp, data: dict, calib, source: str):
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
         raise UserError(f"{source}: {args.method} sampling produced NaN or Inf; no output "
                         "written")
-    opts = {"prior": args.prior, "nfe": args.nfe, "samples": args.samples, "seed": args.seed,
-            "noise_std": float(noise_std), "warm_start": float(warm_start)}
     return np.abs(mean), (std if args.samples > 1 else None), opts
+
+
+def _vd():
+    from recon import validated_diffusion
+
+    return validated_diffusion
+
+
+def _validated(args, ksp, mask, maps, keys, l1, warm_start, noise_std, source, record):
+    """Validated dds (:mod:`recon.validated_diffusion`) of every slice: complex images and the
+    DDS posterior std, the record into ``record``."""
+    import jax.numpy as jnp
+
+    from recon.diffusion.posterior import DiffusionConfig
+    from recon.slice_methods import cached_prior, coil_support, estimate_noise_std, run_in_batches
+
+    vd = _vd()
+    ns, _, h, w = ksp.shape
+    holdout = getattr(args, "holdout", None)
+    try:
+        train, held = vd.masks(mask, (h, w), holdout)
+    except ValueError as err:
+        raise UserError(f"{source}: {err} (--validate off skips the validation)") from None
+    cfg = DiffusionConfig(method="dds", nfe=args.nfe, n_samples=args.samples,
+                          noise_std=noise_std, start_sigma=warm_start if warm_start > 0 else None)
+    val_cfg = vd.validation_config(cfg)
+    prior = cached_prior(args.prior)
+
+    def one(example, shared):
+        y, s, key = example
+        m, tr, he = shared
+        out = vd.validated_slice(prior, cfg, val_cfg, l1, s, y, key, m, tr, he)
+        support = coil_support(s)
+        return {**out, **{k: out[k] * support for k in ("classical", "cg", "mean", "std")}}
+
+    out = run_in_batches(one, (jnp.asarray(ksp, jnp.complex64), jnp.asarray(maps), keys),
+                         (jnp.asarray(mask), jnp.asarray(train), jnp.asarray(held)),
+                         batch=args.batch or 0, desc=args.method, quiet=args.quiet)
+    if not all(np.all(np.isfinite(out[k])) for k in ("mean", "std", "classical", "cg",
+                                                      "residuals")):
+        raise UserError(f"{source}: {args.method} sampling produced NaN or Inf; no output "
+                        "written")
+    sigma = (np.full(ns, float(args.noise_std)) if args.noise_std is not None
+             else np.array([estimate_noise_std(ksp[i], mask) for i in range(ns)]))
+    images, rec = vd.decide_all(out, np.asarray(ksp), mask, held, sigma)
+    if record is not None:
+        record.update(rec)
+    return images, out["std"]

@@ -42,10 +42,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "/validation in the output) (defaults: " + ", ".join(
                        f"{m} {d['lam']}" for m, d in DEFAULTS.items() if "lam" in d) + ")")
     p.add_argument("--holdout", type=float, default=None,
-                   help="--lam auto: held-out fraction of the acquired samples outside the "
-                        "calibration region, per fold, in (0, 0.5] (default per method: "
-                        "cg-sense 0.2 of the points, l1-wavelet and tv 4 folds of 0.1 of the "
-                        "lines)")
+                   help="--lam auto and dds --validate on: held-out fraction of the acquired "
+                        "samples outside the calibration region, per fold, in (0, 0.5] "
+                        "(default per method: cg-sense 0.2 of the points, l1-wavelet and tv 4 "
+                        "folds of 0.1 of the lines, dds one fold of 0.2 of the lines)")
+    p.add_argument("--validate", default=None, metavar="on|off",
+                   help="dds: check each slice against held-out k-space (measurement-split "
+                        "validation, as --lam auto): CG-SENSE, the L1-wavelet image (dds's warm "
+                        "start), the dds mean and blends of the last two are scored and the "
+                        "best kept; undecided keeps the L1-wavelet image; the record goes to "
+                        "/validation in the output (default on for dds; --holdout sets the "
+                        "held-out fraction, default 0.2 of the lines)")
     p.add_argument("--iters", type=int, default=None, help="iterations (defaults: " + ", ".join(
         f"{m} {d['iters']}" for m, d in DEFAULTS.items() if "iters" in d) + ")")
     p.add_argument("--format", choices=("auto", "fastmri", "ismrmrd"), default="auto",
@@ -151,9 +158,17 @@ def _write(args, src, out, crop, data, result) -> int:
             f.attrs[k] = v
         if result.record:
             g = f.create_group("validation")
-            g.attrs["about"] = ("measurement-split validation per slice (recon.measurement_split"
-                                "): candidate weights, normalised held-out residuals, the noise "
-                                "floor, whether it decided, the weight used")
+            if args.method == "dds":
+                from recon.validated_diffusion import ABOUT
+
+                g.attrs["about"] = ABOUT
+                g.attrs["reconstruction_std"] = ("the full-data DDS posterior's, whatever the "
+                                                 "choice")
+            else:
+                g.attrs["about"] = ("measurement-split validation per slice (recon."
+                                    "measurement_split): candidate weights, normalised held-out "
+                                    "residuals, the noise floor, whether it decided, the "
+                                    "weight used")
             for k, v in result.record.items():
                 g.create_dataset(k, data=np.asarray(v))
         f.attrs["lam_relative"] = "lam" in opts

@@ -208,6 +208,8 @@ def reconstruct(
 ) -> tuple[jax.Array, jax.Array]:
     """Posterior mean and per-pixel standard deviation of ``x`` given ``y = A x + n``.
 
+    (:func:`reconstruct_samples` also returns the samples.)
+
     ``x_start``: the estimate a warm start (``cfg.start_sigma``) begins at, in the data's
     units (e.g. an L1-wavelet reconstruction of ``y``).
 
@@ -215,6 +217,21 @@ def reconstruct(
     vmap it over measurements. ``prior_var`` is the prior's data variance (EDM's
     ``sigma_data²``).
     """
+    mean, std, _ = reconstruct_samples(denoiser, A, y, cfg, key, prior_var, x_start)
+    return mean, std
+
+
+def reconstruct_samples(
+    denoiser: Callable,
+    A: LinearOperator,
+    y: jax.Array,
+    cfg: DiffusionConfig,
+    key: jax.Array,
+    prior_var: float = 0.09,
+    x_start: jax.Array | None = None,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """:func:`reconstruct` that also returns the posterior samples ``(n_samples, *image)``, all
+    in the data's units: ``(mean, std, samples)``."""
     scale = intensity_scale(A, y, cfg.target_level)
     y_n = y / scale.astype(y.dtype)
     noise_var = 0.0 if cfg.noise_std is None else (cfg.noise_std / scale) ** 2
@@ -224,6 +241,7 @@ def reconstruct(
     sample = build_sampler(cfg, denoiser, A, y_n, noise_var, prior_var, x_start)
     batch = default_sample_batch() if cfg.sample_batch is None else cfg.sample_batch
     antithetic = cfg.antithetic and cfg.n_samples % 2 == 0
-    mean, std, _ = posterior_samples(sample, key, cfg.n_samples, batch_size=batch,
-                                     antithetic=antithetic)
-    return mean * scale.astype(mean.dtype), std * scale
+    mean, std, samples = posterior_samples(sample, key, cfg.n_samples, batch_size=batch,
+                                           antithetic=antithetic)
+    return (mean * scale.astype(mean.dtype), std * scale,
+            samples * scale.astype(samples.dtype))

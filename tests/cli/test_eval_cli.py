@@ -42,12 +42,13 @@ def test_eval_ct_writes_report(tmp_path, capsys):
 
 def test_evaluate_mri_with_injected_prior():
     """The denoiser is a parameter of ``evaluate``: here the exact Gaussian prior."""
-    result = evaluate("mri", gaussian_prior("mri"), n_images=1, nfe=4, n_samples=2, size=48,
+    result = evaluate("mri", gaussian_prior("mri"), n_images=1, nfe=4, n_samples=2, size=64,
                       n_lesions=2, log=lambda _msg: None)
     assert result.denoiser_name == "GaussianStandIn"
-    assert [m.kind for m in result.methods] == ["baseline", "classical", "diffusion"]
-    assert result.truth_present.shape == (1, 48, 48)
-    diffusion = result.methods[-1]
+    assert [m.kind for m in result.methods] == ["baseline", "classical", "diffusion",
+                                                "validated"]
+    assert result.truth_present.shape == (1, 64, 64)
+    diffusion = result.methods[2]
     assert diffusion.std_absent is not None and np.all(diffusion.std_absent >= 0)
     # the lesions are in the simulated truth: its lesion difference peaks at their positions
     delta = result.truth_present[0] - result.truth_absent[0]
@@ -55,7 +56,14 @@ def test_evaluate_mri_with_injected_prior():
         assert delta[tuple(p)] == pytest.approx(a, rel=0.35)
     assert len(result.verdict) == 2 and all(s.startswith("MRI:") for s in result.verdict)
     secs = sections(result, "cmd")
-    assert len(secs) == 2 and secs[0].figures and secs[1].rows
+    assert len(secs) == 3 and secs[0].figures and secs[1].rows
+    # validated dds: per image its choice, the held-out residuals and the posterior agreement
+    (row,) = secs[2].rows
+    from recon import validated_diffusion as vd
+
+    assert row["choice"] in vd.CANDIDATES
+    assert all(row[f"r {name}"] > 0 for name in vd.CANDIDATES)
+    assert np.isfinite(row["agreement"]) and row["floor"] > 0
 
 
 @pytest.mark.parametrize(

@@ -191,7 +191,8 @@ def test_dds_warm_start_option(tmp_path, fastmri_file, capsys):
     for level in ("0.25", "0"):
         outs[level] = tmp_path / f"ws{level}.h5"
         assert main(["-q", "mri", str(fastmri_file), "--out", str(outs[level]), "--method", "dds",
-                     "--nfe", "3", "--samples", "2", "--warm-start", level]) == 0
+                     "--nfe", "3", "--samples", "2", "--warm-start", level,
+                     "--validate", "off"]) == 0
     with h5py.File(outs["0.25"]) as a, h5py.File(outs["0"]) as b:
         assert float(b.attrs["warm_start"]) == 0.0
         assert np.max(np.abs(a["reconstruction"][()] - b["reconstruction"][()])) > 1e-3
@@ -242,3 +243,94 @@ def test_lam_auto_bad_options_exit_2_without_output(tmp_path, fastmri_file, caps
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and ("--holdout" in err or "--lam auto" in err), err
     assert not out.exists()
+
+
+@pytest.fixture
+def gaussian_prior(monkeypatch):
+    """The exact Gaussian prior in place of the network (fast)."""
+    import models
+    from recon.evaluation.run import gaussian_prior
+
+    monkeypatch.setattr(models, "load_prior", lambda name: gaussian_prior("mri"))
+
+
+def test_validated_dds_writes_the_record(tmp_path, fastmri_file, gaussian_prior):
+    """``--method dds`` validates by default: per slice the candidates' held-out residuals, the
+    floor, the choice, the weight and the posterior agreement are in ``/validation``, and the
+    image is the chosen blend of the classical image and the dds mean."""
+    from recon import validated_diffusion as vd
+
+    outs = {v: tmp_path / f"{v}.h5" for v in ("on", "off")}
+    for v, out in outs.items():
+        assert main(["-q", "mri", str(fastmri_file), "--out", str(out), "--method", "dds",
+                     "--nfe", "3", "--validate", v]) == 0
+    with h5py.File(outs["on"]) as f, h5py.File(outs["off"]) as g:
+        assert f.attrs["validate"] == "on" and g.attrs["validate"] == "off"
+        assert "validation" not in g
+        v = f["validation"]
+        assert set(v) == set(vd.RECORD_FIELDS) and "about" in v.attrs
+        assert v["heldout_residual"].shape == v["candidates"].shape == (2, len(vd.CANDIDATES))
+        assert np.all(v["heldout_residual"][()] > 0) and np.all(v["noise_floor"][()] > 0)
+        w = v["weight"][()]
+        choice = [c.decode() for c in v["choice"][()]]
+        assert all(c in vd.CANDIDATES for c in choice)
+        assert list(w) == [vd.dds_weight(c) for c in choice]
+        assert all(c == "l1-wavelet" for c, d in zip(choice, v["decided"][()], strict=True)
+                   if not d)
+        agree = v["posterior_agreement"][()]
+        assert np.all(np.isfinite(agree)) and np.all(agree >= 0)
+        assert np.array_equal(v["posterior_disagrees"][()], agree > vd.AGREEMENT_LIMIT)
+        if np.all(w == 1):  # dds chosen: the same image as without validation
+            np.testing.assert_allclose(f["reconstruction"][()], g["reconstruction"][()],
+                                       rtol=1e-5, atol=1e-6)
+
+
+def test_validated_dds_undecided_returns_the_classical_image(tmp_path, fastmri_file,
+                                                            gaussian_prior, monkeypatch):
+    """A noise floor so high that no candidate stands out: undecided, and the output is the
+    L1-wavelet image (DDS's warm start, default weight), recorded as such."""
+    from recon import validated_diffusion as vd
+
+    monkeypatch.setattr(vd, "noise_floor", lambda *a, **k: 1e3)
+    out, l1 = tmp_path / "und.h5", tmp_path / "l1.h5"
+    assert main(["-q", "mri", str(fastmri_file), "--out", str(out), "--method", "dds",
+                 "--nfe", "2"]) == 0
+    assert main(["-q", "mri", str(fastmri_file), "--out", str(l1),
+                 "--method", "l1-wavelet"]) == 0
+    with h5py.File(out) as f, h5py.File(l1) as g:
+        v = f["validation"]
+        assert not v["decided"][()].any() and np.all(v["weight"][()] == 0)
+        assert [c.decode() for c in v["choice"][()]] == ["l1-wavelet", "l1-wavelet"]
+        rec, ref = f["reconstruction"][()], g["reconstruction"][()]
+        inside = rec > 0  # dds images are 0 outside the coil support (slice_methods)
+        assert inside.mean() > 0.3
+        np.testing.assert_allclose(rec[inside], ref[inside], rtol=1e-3, atol=1e-3 * ref.max())
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    (["--method", "dds", "--validate", "maybe"], "--validate must be 'on' or 'off'"),
+    (["--method", "cg-sense", "--validate", "on"], "--validate on checks dds"),
+    (["--method", "dds", "--holdout", "0.9"], "--holdout"),
+])
+def test_validate_bad_options_exit_2_without_output(tmp_path, fastmri_file, capsys, extra,
+                                                    needle):
+    out = tmp_path / "bad.h5"
+    assert main(["-q", "mri", str(fastmri_file), "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err, err
+    assert not out.exists() and not _leftovers(tmp_path)
+
+
+def test_validated_dds_too_few_samples_to_split(tmp_path, sim, capsys, gaussian_prior):
+    """One acquired line outside the calibration region: nothing to hold out; one line, exit
+    2, no output (as --lam auto), naming --validate off."""
+    ks, _, tg = sim
+    mask = np.zeros(N, np.float32)
+    mask[N // 2 - 8 : N // 2 + 8] = 1
+    mask[3] = 1
+    src, out = tmp_path / "few.h5", tmp_path / "few_out.h5"
+    write_fastmri(src, ks * mask, mask, reference=tg)
+    assert main(["-q", "mri", str(src), "--out", str(out), "--method", "dds", "--nfe", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "too few" in err and "--validate off" in err, err
+    assert not out.exists() and not _leftovers(tmp_path)
