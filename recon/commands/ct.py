@@ -43,8 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "'auto': chosen per slice by measurement-split validation (held-out "
                         "sinogram bins; the record goes to /validation in the output)")
     p.add_argument("--holdout", type=float, default=None,
-                   help="--lam auto: held-out fraction of the views (whole views), in "
-                        "(0, 0.5] (default 0.2)")
+                   help="--lam auto and dds --validate on: held-out fraction of the views "
+                        "(whole views), in (0, 0.5] (default 0.2)")
+    p.add_argument("--validate", default=None, metavar="on|off",
+                   help="dds: check each slice against held-out views (measurement-split "
+                        "validation, as --lam auto): TV, the dds mean and blends of the two are "
+                        "scored and the best kept; undecided keeps the TV image; the record "
+                        "goes to /validation in the output (default on for dds)")
     p.add_argument("--iters", type=int, default=None,
                    help="iterations of tv / sirt / cgls (default 300 / 100 / 30)")
     add_diffusion_options(p, default_prior="ct-ellipses")
@@ -74,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.input}: geometry does not describe a valid projector: {err}") \
             from None
     sino = data.sinogram[None] if data.geometry == "cone" else data.sinogram
+    if data.geometry == "cone" and validating(args):
+        if args.validate == "on":
+            raise UserError(f"{args.input}: --validate on is for 2-D (parallel and fan beam) "
+                            "sinograms, not cone beam")
+        args.validate = "off"  # the default for cone beam: one volume, nothing to compare
     t0 = time.perf_counter()
     std = noise = record = None
     if args.method == "fbp":
@@ -124,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(str(err)) from None
         image = run_in_batches(lambda y, op: solve(op, y), jnp.asarray(sino), A,
                                batch=args.batch, desc=args.method, quiet=args.quiet)
+    elif validating(args):
+        keys = jax.random.split(jax.random.PRNGKey(args.seed), sino.shape[0])
+        image, std, record, noise = validated_dds(args, A, sino, keys)
     else:
         recon_slice = diffusion_method(args, expects_complex=False)
         keys = jax.random.split(jax.random.PRNGKey(args.seed), sino.shape[0])
@@ -155,10 +168,18 @@ def run(args: argparse.Namespace) -> int:
                 f.attrs[key] = value
         if record is not None:
             g = f.create_group("validation")
-            g.attrs["about"] = ("measurement-split validation per slice (recon.measurement_split"
-                                ", recon.ct.classical.validated_tv): candidate weights, "
-                                "normalised held-out residuals, the noise floor, whether it "
-                                "decided, the weight used, the noise std it assumed")
+            if args.method == "dds":
+                from recon.ct.validated_dds import ABOUT
+
+                g.attrs["about"] = ABOUT
+                g.attrs["reconstruction_std"] = ("the full-data DDS posterior's, whatever the "
+                                                 "choice")
+            else:
+                g.attrs["about"] = ("measurement-split validation per slice (recon."
+                                    "measurement_split, recon.ct.classical.validated_tv): "
+                                    "candidate weights, normalised held-out residuals, the "
+                                    "noise floor, whether it decided, the weight used, the "
+                                    "noise std it assumed")
             from recon.ct.classical import SCHEME
 
             g.attrs["holdout"] = SCHEME.fraction if args.holdout is None else args.holdout
@@ -166,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
             g.attrs["folds"] = SCHEME.folds
             for k, v in record.items():
                 g.create_dataset(k, data=np.asarray(v))
-        elif noise is not None:
+        if noise is not None and noise["method"] != "given":
             d = f.create_dataset("noise_std_estimate", data=noise["std"].astype(np.float32))
             d.attrs["about"] = ("white-noise std per sinogram bin estimated from each slice's "
                                 "sinogram (recon.ct.noise_estimate; one for a cone-beam scan), "
@@ -190,11 +211,65 @@ def check_options(args: argparse.Namespace) -> None:
     if args.noise_std is not None and not (math.isfinite(args.noise_std)
                                            and args.noise_std >= 0):
         raise UserError(f"--noise-std must be a finite number >= 0, got {args.noise_std}")
+    if args.validate not in (None, "on", "off"):
+        raise UserError(f"--validate must be 'on' or 'off', got {args.validate!r}")
+    if args.validate == "on" and args.method != "dds":
+        raise UserError(f"--validate on checks dds against tv, not {args.method}")
     if args.holdout is not None:
-        if args.lam != "auto":
-            raise UserError("--holdout is the held-out fraction of --lam auto; give --lam auto")
+        if args.lam != "auto" and not validating(args):
+            raise UserError("--holdout is the held-out fraction of --lam auto and of dds "
+                            "--validate on; give one of them")
         if not (math.isfinite(args.holdout) and 0 < args.holdout <= 0.5):
             raise UserError(f"--holdout must be in (0, 0.5], got {args.holdout}")
+
+
+def validating(args: argparse.Namespace) -> bool:
+    """Whether ``args`` asks for validated dds (``--validate``, default on for dds)."""
+    return args.method == "dds" and (args.validate or "on") == "on"
+
+
+def validated_dds(args: argparse.Namespace, A, sino, keys) -> tuple:
+    """:mod:`recon.ct.validated_dds` over every slice: images, DDS std, record, noise level
+    (given, or estimated per slice after the options and the prior were checked)."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    from recon.ct import validated_dds as vd
+    from recon.ct.classical import DEFAULT_ITERS, DEFAULT_TV_LAM
+    from recon.diffusion.posterior import DiffusionConfig
+    from recon.slice_methods import diffusion_method, run_in_batches
+    from recon.validated_diffusion import validation_config
+
+    try:
+        train, held = vd.masks(tuple(A.out_shape), args.holdout)
+    except ValueError as err:
+        raise UserError(f"{args.input}: {err} (--validate off skips the validation)") from None
+    diffusion_method(args, expects_complex=False)  # checks the options and the prior
+    from recon.slice_methods import cached_prior
+
+    prior = cached_prior(args.prior)
+    noise = (estimated_noise(sino, args.input) if args.noise_std is None else
+             {"std": np.full(sino.shape[0], args.noise_std), "method": "given"})
+    noise_std = noise["std"]
+    cfg = DiffusionConfig(method="dds", nfe=args.nfe, n_samples=args.samples, noise_std=1.0)
+    val_cfg = validation_config(cfg)
+    tv_lam = DEFAULT_TV_LAM if args.lam is None else float(args.lam)
+    tv_iters = DEFAULT_ITERS["tv"] if args.iters is None else int(args.iters)
+
+    def one(ex, op):
+        y, key, sigma = ex
+        return vd.validated_slice(prior, cfg, val_cfg, tv_lam, tv_iters, op, y, key, sigma,
+                                  jnp.asarray(train), jnp.asarray(held))
+
+    out = run_in_batches(one, (jnp.asarray(sino), keys, jnp.asarray(noise_std, jnp.float32)),
+                         A, batch=args.batch, desc=args.method, quiet=args.quiet)
+    if not all(np.all(np.isfinite(out[k])) for k in ("mean", "std", "classical", "residuals")):
+        raise UserError(f"{args.input}: dds sampling produced NaN or Inf; no output written")
+    images, record = vd.decide_all(out, np.asarray(sino), held, np.asarray(noise_std))
+    chosen = record["choice"].astype(str)
+    log.info("recon ct: validated dds chose %s", ", ".join(
+        f"{name} x{int(np.sum(chosen == name))}" for name in dict.fromkeys(chosen)))
+    return images, out["std"], record, noise
 
 
 def estimated_noise(sino, source: str) -> dict:

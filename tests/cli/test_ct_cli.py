@@ -77,10 +77,14 @@ def test_iterative_methods_reconstruct_every_slice(tmp_path, method):
          "--holdout must be in (0, 0.5]"),
         (["--method", "tv", "--lam", "auto", "--holdout", "nan"],
          "--holdout must be in (0, 0.5]"),
-        (["--method", "tv", "--holdout", "0.2"], "give --lam auto"),
+        (["--method", "tv", "--holdout", "0.2"], "give one of them"),
         # 24 views of 47 bins: 1 % of them is one view, fewer than the 64 bins a score needs
         (["--method", "tv", "--lam", "auto", "--holdout", "0.01"], "too few views"),
         (["--method", "dds", "--noise-std", "-1"], "--noise-std must be a finite number"),
+        (["--method", "dds", "--validate", "maybe"], "--validate must be 'on' or 'off'"),
+        (["--method", "tv", "--validate", "on"], "--validate on checks dds against tv"),
+        (["--method", "dds", "--validate", "off", "--holdout", "0.2"], "give one of them"),
+        (["--method", "dds", "--holdout", "0.01"], "too few views"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, capsys, extra, message):
@@ -165,3 +169,59 @@ def test_tv_lam_auto_writes_the_validation_record(tmp_path, capsys):
             assert lam[i] == cands[i, np.argmin(res[i])]
     for r, t in zip(rec, truth, strict=True):
         assert np.linalg.norm(r - t) / np.linalg.norm(t) < 0.35
+
+
+def test_validated_dds_writes_the_record(tmp_path):
+    """dds validates by default: TV, the dds mean and their blends scored on held-out views;
+    the chosen image is that blend of the full-data TV and dds images (--validate off)."""
+    from recon.ct.validated_dds import CANDIDATES, WEIGHTS
+
+    src, out, off, tv = (tmp_path / n for n in ("in.h5", "v.h5", "off.h5", "tv.h5"))
+    make_file(src)
+    with h5py.File(src, "r+") as f:
+        s = f["sinogram"][()]
+        f["sinogram"][...] = s + 0.02 * np.mean(np.abs(s)) * np.random.default_rng(2) \
+            .standard_normal(s.shape)
+    common = ["--nfe", "3", "--samples", "2"]
+    assert main(["-q", "ct", str(src), "--out", str(out), "--method", "dds", *common]) == 0
+    assert main(["-q", "ct", str(src), "--out", str(off), "--method", "dds", "--validate", "off",
+                 *common]) == 0
+    assert main(["-q", "ct", str(src), "--out", str(tv), "--method", "tv"]) == 0
+    with h5py.File(out) as f:
+        rec = f["reconstruction"][()]
+        g = f["validation"]
+        assert [c.decode() for c in g["candidates"][()]] == list(CANDIDATES)
+        assert g["heldout_residual"].shape == (2, len(CANDIDATES))
+        assert np.all(np.isfinite(g["heldout_residual"][()]))
+        assert np.all(g["noise_floor"][()] > 0) and f["noise_std_estimate"].shape == (2,)
+        choice, weight = g["choice"][()], g["weight"][()]
+    with h5py.File(off) as f:
+        dds = f["reconstruction"][()]
+        assert "validation" not in f
+    with h5py.File(tv) as f:
+        classical = f["reconstruction"][()]
+    for i in range(2):
+        assert weight[i] == WEIGHTS[CANDIDATES.index(choice[i].decode())]
+        np.testing.assert_allclose(rec[i], weight[i] * dds[i] + (1 - weight[i]) * classical[i],
+                                   atol=1e-4 * np.abs(classical).max())
+
+
+def test_validated_dds_undecided_returns_tv():
+    from recon.ct.validated_dds import decide_all
+
+    rng = np.random.default_rng(0)
+    sinos = rng.standard_normal((2, 24, 47))
+    held = np.zeros((24, 47))
+    held[:5] = 1
+    energy = np.sum((sinos * held) ** 2, axis=(1, 2))
+    sigma = np.ones(2)
+    floor = 1.0 * 5 * 47 / energy  # the floor of noise_std 1 (one component per bin)
+    out = {"residuals": np.stack([np.full(5, f) for f in floor]),  # all at the floor
+           "classical": np.zeros((2, 8, 8)), "mean": np.ones((2, 8, 8))}
+    images, rec = decide_all(out, sinos, held, sigma)
+    assert not rec["decided"].any() and [c.decode() for c in rec["choice"]] == ["tv", "tv"]
+    np.testing.assert_array_equal(images, 0.0)
+    out["residuals"] = np.stack([f * np.array([3.0, 2.0, 1.2, 1.5, 2.5]) for f in floor])
+    images, rec = decide_all(out, sinos, held, sigma)  # blend 0.5 clearly best
+    assert rec["decided"].all() and [c.decode() for c in rec["choice"]] == ["blend 0.5"] * 2
+    np.testing.assert_allclose(images, 0.5)
