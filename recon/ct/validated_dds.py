@@ -15,8 +15,9 @@ limits; only the candidates and the split differ). Per slice:
    choose with :func:`recon.measurement_split.decide` against the noise floor
    ``f = σ² |Ω_v| / ||P_v y||²`` (one real component per bin, ``σ`` from ``--noise-std`` or
    :mod:`recon.ct.noise_estimate`); undecided: the **TV image**, never the diffusion one;
-4. reconstruct TV and the full-budget DDS posterior from all the views and blend them with the
-   chosen weight (``w = 1`` is exactly ``--validate off``).
+4. reconstruct TV from all the views and, only for the slices whose choice has a DDS part,
+   the full-budget DDS posterior, and blend them with the chosen weight (``w = 1`` is exactly
+   ``--validate off``). A slice that keeps TV costs less than ``--validate off``.
 
 A blend can beat both of its parts: TV's errors (staircasing, lost low-contrast detail) and
 DDS's (texture the prior invents where the 30 views are silent) are partly independent, so
@@ -61,53 +62,66 @@ def masks(shape: tuple[int, ...], fraction: float | None = None, seed: int = 0
     return split_array(tuple(shape), frac, seed, lines=SCHEME.lines)
 
 
-def validated_slice(denoiser: Any, cfg: Any, val_cfg: Any, tv_lam: float, tv_iters: int,
-                    A: Any, y: jax.Array, key: jax.Array, noise_std: jax.Array,
-                    train: jax.Array, held: jax.Array) -> dict:
-    """One slice: held-out residuals of the candidates fitted on ``train``, the full-data TV
-    image, DDS mean and std. ``noise_std`` (may be traced) replaces the configs' value."""
+def validation_slice(denoiser: Any, val_cfg: Any, tv_lam: float, tv_iters: int, A: Any,
+                     y: jax.Array, key: jax.Array, noise_std: jax.Array, train: jax.Array,
+                     held: jax.Array) -> dict:
+    """One slice, pure JAX: the held-out residuals of the candidates fitted on ``train``
+    (:data:`CANDIDATES`) and the full-data TV image. ``noise_std`` (may be traced) replaces
+    the config's value. The full-budget DDS runs afterwards only for the slices whose choice
+    needs it (:func:`needs_dds`), so a slice that keeps TV costs two TV solves and the
+    validation's few network evaluations, less than ``--validate off``."""
     from operators.linop import Multiply
     from recon.diffusion.posterior import reconstruct
     from recon.solvers.pdhg import tv_recon
 
-    cfg = dataclasses.replace(cfg, noise_std=noise_std)
     val_cfg = dataclasses.replace(val_cfg, noise_std=noise_std)
-    prior_var = float(denoiser.config.sigma_data) ** 2
     train = jnp.asarray(train, y.dtype)
     A_t = Multiply(train, tuple(A.out_shape), dtype=A.out_dtype) @ A
     y_t = train * y
     x_tv_t = tv_recon(A_t, y_t, lam=tv_lam * jnp.mean(jnp.abs(y_t)), iterations=tv_iters,
                       nonneg=True)
     x_dds_t, _ = reconstruct(denoiser, A_t, y_t, val_cfg, jax.random.fold_in(key, 1),
-                             prior_var=prior_var)
+                             prior_var=float(denoiser.config.sigma_data) ** 2)
     ws = jnp.asarray(WEIGHTS, y.dtype)
     res = jax.vmap(lambda w: heldout_residual(A, held, w * x_dds_t + (1 - w) * x_tv_t, y))(ws)
     x_tv = tv_recon(A, y, lam=tv_lam * jnp.mean(jnp.abs(y)), iterations=tv_iters, nonneg=True)
-    mean, std = reconstruct(denoiser, A, y, cfg, key, prior_var=prior_var)
-    return {"residuals": res, "classical": x_tv, "mean": mean, "std": std}
+    return {"residuals": res, "classical": x_tv}
+
+
+def needs_dds(record: dict) -> np.ndarray:
+    """Boolean per slice: whether the chosen candidate has a DDS part (weight > 0)."""
+    return np.asarray(record["weight"]) > 0
+
+
+def blend(record: dict, classical: np.ndarray, dds: np.ndarray | None) -> np.ndarray:
+    """The chosen images: ``w dds + (1 - w) tv`` per slice (``dds`` may be ``None`` where
+    no slice needs it)."""
+    w = np.asarray(record["weight"], np.float32).reshape(-1, *([1] * (classical.ndim - 1)))
+    if dds is None:
+        return np.asarray(classical, np.float32)
+    return (w * dds + (1 - w) * classical).astype(np.float32)
 
 
 def decide_all(out: dict, sinos: np.ndarray, held: np.ndarray, noise_std: np.ndarray
-               ) -> tuple[np.ndarray, dict]:
-    """The images ``(S, H, W)`` chosen per slice and the record (:data:`RECORD_FIELDS`) from
-    :func:`validated_slice`'s outputs over ``S`` sinograms ``sinos``."""
+               ) -> dict:
+    """The record (:data:`RECORD_FIELDS`, per slice) from :func:`validation_slice`'s outputs
+    over ``S`` sinograms ``sinos``: the chosen candidate and its DDS weight, TV when
+    undecided."""
     y = np.asarray(sinos, np.float64)
     n_held = int(np.sum(held))
     energy = np.sum((y * held) ** 2, axis=tuple(range(1, y.ndim)))
     rec: dict[str, list] = {k: [] for k in RECORD_FIELDS}
-    images = np.empty(np.shape(out["mean"]), np.float32)
     for i in range(y.shape[0]):
         res = np.asarray(out["residuals"][i], np.float64)
         floor = noise_floor(float(noise_std[i]), n_held, 1, float(energy[i]), components=1)
         d = decide(res, floor, n_held)
         name = CANDIDATES[d.best] if d.best is not None else UNDECIDED
-        w = WEIGHTS[CANDIDATES.index(name)]
-        images[i] = w * out["mean"][i] + (1 - w) * out["classical"][i]
         for k, v in (("heldout_residual", res), ("noise_floor", floor),
                      ("floor_spread", d.spread), ("decided", d.best is not None),
-                     ("weight", w), ("choice", name), ("noise_std", float(noise_std[i]))):
+                     ("weight", WEIGHTS[CANDIDATES.index(name)]), ("choice", name),
+                     ("noise_std", float(noise_std[i]))):
             rec[k].append(v)
     record = {k: np.asarray(v) for k, v in rec.items()}
     record["choice"] = np.asarray(rec["choice"], dtype="S")
     record["candidates"] = np.asarray(CANDIDATES, dtype="S")
-    return images, record
+    return record

@@ -113,7 +113,7 @@ def test_dds_writes_posterior_mean_and_std(tmp_path):
     src, out = tmp_path / "in.h5", tmp_path / "out.h5"
     truth = make_file(src)
     assert main(["-q", "ct", str(src), "--out", str(out), "--method", "dds", "--nfe", "3",
-                 "--samples", "2", "--noise-std", "0.05"]) == 0
+                 "--samples", "2", "--noise-std", "0.05", "--validate", "off"]) == 0
     with h5py.File(out) as f:
         rec, std = f["reconstruction"][()], f["reconstruction_std"][()]
     assert rec.shape == std.shape == (2, N, N)
@@ -195,8 +195,9 @@ def test_validated_dds_writes_the_record(tmp_path):
         assert np.all(np.isfinite(g["heldout_residual"][()]))
         assert np.all(g["noise_floor"][()] > 0) and f["noise_std_estimate"].shape == (2,)
         choice, weight = g["choice"][()], g["weight"][()]
+        std = f["reconstruction_std"][()]
     with h5py.File(off) as f:
-        dds = f["reconstruction"][()]
+        dds, std_off = f["reconstruction"][()], f["reconstruction_std"][()]
         assert "validation" not in f
     with h5py.File(tv) as f:
         classical = f["reconstruction"][()]
@@ -204,10 +205,11 @@ def test_validated_dds_writes_the_record(tmp_path):
         assert weight[i] == WEIGHTS[CANDIDATES.index(choice[i].decode())]
         np.testing.assert_allclose(rec[i], weight[i] * dds[i] + (1 - weight[i]) * classical[i],
                                    atol=1e-4 * np.abs(classical).max())
+        np.testing.assert_allclose(std[i], weight[i] * std_off[i], atol=1e-6)
 
 
 def test_validated_dds_undecided_returns_tv():
-    from recon.ct.validated_dds import decide_all
+    from recon.ct.validated_dds import blend, decide_all, needs_dds
 
     rng = np.random.default_rng(0)
     sinos = rng.standard_normal((2, 24, 47))
@@ -216,12 +218,14 @@ def test_validated_dds_undecided_returns_tv():
     energy = np.sum((sinos * held) ** 2, axis=(1, 2))
     sigma = np.ones(2)
     floor = 1.0 * 5 * 47 / energy  # the floor of noise_std 1 (one component per bin)
-    out = {"residuals": np.stack([np.full(5, f) for f in floor]),  # all at the floor
-           "classical": np.zeros((2, 8, 8)), "mean": np.ones((2, 8, 8))}
-    images, rec = decide_all(out, sinos, held, sigma)
+    out = {"residuals": np.stack([np.full(5, f) for f in floor])}  # all at the floor
+    tv, dds = np.zeros((2, 8, 8), np.float32), np.ones((2, 8, 8), np.float32)
+    rec = decide_all(out, sinos, held, sigma)
     assert not rec["decided"].any() and [c.decode() for c in rec["choice"]] == ["tv", "tv"]
-    np.testing.assert_array_equal(images, 0.0)
+    assert not needs_dds(rec).any()
+    np.testing.assert_array_equal(blend(rec, tv, None), 0.0)
     out["residuals"] = np.stack([f * np.array([3.0, 2.0, 1.2, 1.5, 2.5]) for f in floor])
-    images, rec = decide_all(out, sinos, held, sigma)  # blend 0.5 clearly best
+    rec = decide_all(out, sinos, held, sigma)  # blend 0.5 clearly best
     assert rec["decided"].all() and [c.decode() for c in rec["choice"]] == ["blend 0.5"] * 2
-    np.testing.assert_allclose(images, 0.5)
+    assert needs_dds(rec).all()
+    np.testing.assert_allclose(blend(rec, tv, dds), 0.5)
