@@ -65,8 +65,10 @@ def main(argv: list[str] | None = None) -> dict:
                 rec = f["reconstruction"][()]
                 extra = {k: f[k][()].tolist() for k in ("noise_std_estimate",) if k in f}
                 if "validation" in f:
-                    extra["validation"] = {k: np.asarray(v[()]).tolist()
-                                           for k, v in f["validation"].items()}
+                    extra["validation"] = {
+                        k: [x.decode() if isinstance(x, bytes) else x
+                            for x in np.asarray(v[()]).reshape(-1).tolist()]
+                        for k, v in f["validation"].items()}
             rows[name] = {
                 "psnr": [float(dival_psnr(t, r)) for t, r in zip(truth, rec, strict=True)],
                 "ssim": [float(dival_ssim(t, r)) for t, r in zip(truth, rec, strict=True)],
@@ -91,6 +93,9 @@ def main(argv: list[str] | None = None) -> dict:
             "max_abs": float(np.max(np.abs(est / noise_std - 1)))}
     result = {"images": a.images, "noise": a.noise, "true_noise_std": noise_std.tolist(),
               "rows": rows, "summary": summary}
+    if "validation" in rows.get("dds", {}):
+        summary["dds"]["choices"] = {c: rows["dds"]["validation"]["choice"].count(c)
+                                     for c in dict.fromkeys(rows["dds"]["validation"]["choice"])}
     print(json.dumps(summary, indent=1))
     if a.json:
         pathlib.Path(a.json).write_text(json.dumps(result, indent=1) + "\n")
