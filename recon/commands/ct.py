@@ -243,11 +243,11 @@ def validated_dds(args: argparse.Namespace, A, sino, keys) -> tuple:
     from recon.slice_methods import cached_prior, diffusion_method, run_in_batches
     from recon.validated_diffusion import validation_config
 
+    recon_slice = diffusion_method(args, expects_complex=False)  # checks options and prior
     try:
         train, held = vd.masks(tuple(A.out_shape), args.holdout)
     except ValueError as err:
         raise UserError(f"{args.input}: {err} (--validate off skips the validation)") from None
-    recon_slice = diffusion_method(args, expects_complex=False)  # checks options and prior
     prior = cached_prior(args.prior)
     noise = (estimated_noise(sino, args.input) if args.noise_std is None else
              {"std": np.full(sino.shape[0], args.noise_std), "method": "given"})
