@@ -338,8 +338,7 @@ def eval_validated(args) -> list[dict]:
         l1_warm_started_reconstruct,
     )
 
-    if args.validation_nfe is not None:
-        vd.VALIDATION_NFE = args.validation_nfe  # read by vd.validation_config
+    val_nfe = vd.VALIDATION_NFE if args.validation_nfe is None else args.validation_nfe
     if args.stress:
         planes, names = stress_planes()
     else:
@@ -362,7 +361,7 @@ def eval_validated(args) -> list[dict]:
         prior, sense(m, msk), y, with_noise(cfg, s), key, lam=l1["lam"],
         iterations=l1["iters"]))
     valid = jax.jit(lambda m, y, key, msk, s, tr, he: vd.validated_slice(
-        prior, with_noise(cfg, s), with_noise(vd.validation_config(cfg), s), l1, m, y, key,
+        prior, with_noise(cfg, s), with_noise(vd.validation_config(cfg, val_nfe), s), l1, m, y, key,
         msk, tr, he))
     rows = []
     for accel in args.accel:

@@ -120,7 +120,7 @@ def _validated_weights(method: str, kb: jax.Array, maps: jax.Array, mask: np.nda
                        noise_std: np.ndarray) -> dict:
     """Per slice of the batch: the weight chosen by measurement-split validation and the
     record of candidates, residuals and noise floor (module :mod:`recon.measurement_split`)."""
-    from recon.measurement_split import SCHEMES, decide, noise_floor, split
+    from recon.measurement_split import SCHEMES, choose_weights, noise_floor, split
 
     h, w = kb.shape[-2:]
     nb, nc = kb.shape[0], kb.shape[1]
@@ -141,23 +141,11 @@ def _validated_weights(method: str, kb: jax.Array, maps: jax.Array, mask: np.nda
             total = total + np.asarray(r, np.float64)
         return total / len(splits)
 
-    coarse = np.tile(default * np.asarray(AUTO_GRID, np.float32), (nb, 1))
-    r_coarse = candidates(coarse)
-    best = coarse[np.arange(nb), np.argmin(r_coarse, axis=1)]
-    fine = best[:, None] * np.asarray(AUTO_REFINE, np.float32)[None]
-    r_fine = candidates(fine)
-    lams = np.concatenate([coarse, fine], axis=1)
-    res = np.concatenate([r_coarse, r_fine], axis=1)
     held_energy = sum(np.sum(np.abs(np.asarray(kb) * held) ** 2, axis=(1, 2, 3))
                       for _, held in splits)
-    chosen, floors, decided = np.empty(nb), np.empty(nb), np.zeros(nb, bool)
-    for i in range(nb):
-        floors[i] = noise_floor(float(noise_std[i]), n_held, nc, float(held_energy[i]))
-        d = decide(res[i], floors[i], 2 * n_held * nc)
-        decided[i] = d.best is not None
-        chosen[i] = lams[i, d.best] if d.best is not None else default
-    return {"lam": chosen, "candidates": lams, "heldout_residual": res,
-            "noise_floor": floors, "decided": decided}
+    floors = [noise_floor(float(noise_std[i]), n_held, nc, float(held_energy[i]))
+              for i in range(nb)]
+    return choose_weights(candidates, default, AUTO_GRID, AUTO_REFINE, floors, 2 * n_held * nc)
 
 
 def _as_mask(mask: np.ndarray, h: int, w: int) -> np.ndarray:

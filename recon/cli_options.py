@@ -29,6 +29,12 @@ DIFFUSION_METHODS = ("dds", "dps", "score-mri")
 MRI_WARM_START = 0.25
 
 
+def validating(args: argparse.Namespace) -> bool:
+    """Whether ``args`` asks for validated dds (``--validate``: default on for dds; ``recon
+    mri`` and ``recon ct``)."""
+    return args.method == "dds" and (getattr(args, "validate", None) or "on") == "on"
+
+
 def lam_value(text: str) -> float | str:
     """``--lam``: a number or ``auto`` (argparse type; ``recon mri`` and ``recon ct``)."""
     if text.strip().lower() == "auto":

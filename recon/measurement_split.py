@@ -239,3 +239,28 @@ def decide(residuals, floor: float, n_real: int) -> Decision:
     if np.max(excess) <= spread:
         return Decision(None, tuple(map(float, r)), floor, spread)
     return Decision(best, tuple(map(float, r)), floor, spread)
+
+
+def choose_weights(score, default: float, grid, refine, floors, n_real: int) -> dict:
+    """``--lam auto`` for a batch of ``S`` slices: the weights ``default x grid``, then the best
+    one's ``refine`` neighbours per slice, each scored by ``score(lams (S, G)) -> (S, G)``
+    held-out residuals; per slice the smallest residual is chosen by :func:`decide` against its
+    noise floor (``floors`` ``(S,)``, ``n_real`` real held-out values), and an undecided slice
+    keeps ``default``. Returns the record: ``lam`` ``(S,)``, ``candidates`` and
+    ``heldout_residual`` ``(S, G + len(refine))``, ``noise_floor``, ``decided``."""
+    floors = np.asarray(floors, np.float64)
+    ns = floors.shape[0]
+    coarse = np.tile(default * np.asarray(grid, np.float32), (ns, 1))
+    r_coarse = score(coarse)
+    best = coarse[np.arange(ns), np.argmin(r_coarse, axis=1)]
+    fine = best[:, None] * np.asarray(refine, np.float32)[None]
+    lams = np.concatenate([coarse, fine], axis=1)
+    res = np.concatenate([r_coarse, score(fine)], axis=1)
+    chosen, decided = np.full(ns, float(default)), np.zeros(ns, bool)
+    for i in range(ns):
+        d = decide(res[i], float(floors[i]), n_real)
+        if d.best is not None:
+            chosen[i], decided[i] = lams[i, d.best], True
+    return {"lam": chosen, "candidates": lams, "heldout_residual": res,
+            "noise_floor": floors, "decided": decided}
+

@@ -22,6 +22,7 @@ import pathlib
 
 import numpy as np
 
+from recon.cli_options import validating
 from recon.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -224,15 +225,11 @@ def reconstruct_raw(data: dict, args: argparse.Namespace, source: str,
                      record if args.method != "zero-filled" else {})
 
 
-def validating(args: argparse.Namespace) -> bool:
-    """Whether ``args`` asks for validated dds (``--validate``, default on for dds)."""
-    return args.method == "dds" and (getattr(args, "validate", None) or "on") == "on"
-
-
 def _diffusion(args: argparse.Namespace, ksp, data: dict, calib, source: str,
                record: dict | None = None):
     """Posterior mean magnitude and std of every slice with a diffusion prior; for validated
-    dds (:func:`validating`) the chosen image per slice, its record into ``record``."""
+    dds (:func:`recon.cli_options.validating`) the chosen image per slice, its record into
+    ``record``."""
     import jax
     import jax.numpy as jnp
 

@@ -109,11 +109,6 @@ RECORD_FIELDS = ("candidates", "heldout_residual", "noise_floor", "floor_spread"
                  "posterior_disagrees")
 
 
-def candidate_name(w: float) -> str:
-    """The name of the blend of weight ``w`` in :data:`CANDIDATES`."""
-    return "l1-wavelet" if w == 0 else "dds" if w == 1 else f"blend {w:g}"
-
-
 def dds_weight(name: str) -> float:
     """The weight of the DDS mean in candidate ``name`` (0 for the classical images)."""
     return 0.0 if name == "cg-sense" else float(WEIGHTS[CANDIDATES.index(name) - 1])
@@ -125,9 +120,13 @@ def choose(residuals, floor: float, n_real: int) -> tuple[str, bool]:
     L1-wavelet image, DDS's warm start) when every excess over the floor is within its
     spread."""
     d = decide(residuals, floor, n_real)
-    if d.best is None:
-        return UNDECIDED, False
-    return CANDIDATES[d.best], True
+    return _choice(d), d.best is not None
+
+
+def _choice(d) -> str:
+    """The candidate a :class:`~recon.measurement_split.Decision` picks (undecided:
+    :data:`UNDECIDED`)."""
+    return UNDECIDED if d.best is None else CANDIDATES[d.best]
 
 
 def agreement(spread_energy: float, noise_std: float, n_acquired: int, coils: int) -> float:
@@ -190,16 +189,10 @@ def validated_slice(denoiser: Any, cfg: Any, val_cfg: Any, l1: dict, maps, y, ke
             "spread": spread}
 
 
-def validation_config(cfg: Any) -> Any:
-    """The reduced-budget DDS of the validation: one antithetic pair of ``VALIDATION_NFE``."""
-    return dataclasses.replace(cfg, nfe=min(cfg.nfe, VALIDATION_NFE),
-                               n_samples=VALIDATION_SAMPLES)
-
-
-def check_split(mask: np.ndarray, shape: tuple[int, int], fraction: float | None) -> None:
-    """Refuse (``ValueError``) a mask with too few samples to validate, before any work."""
-    s = SCHEMES["dds"]
-    split(mask, shape, s.fraction if fraction is None else fraction, lines=s.lines)
+def validation_config(cfg: Any, nfe: int = VALIDATION_NFE) -> Any:
+    """The reduced-budget DDS of the validation: one antithetic pair of ``nfe`` (at most
+    ``cfg.nfe``) network evaluations each."""
+    return dataclasses.replace(cfg, nfe=min(cfg.nfe, nfe), n_samples=VALIDATION_SAMPLES)
 
 
 def masks(mask: np.ndarray, shape: tuple[int, int], fraction: float | None, seed: int = 0
@@ -227,7 +220,7 @@ def decide_all(out: dict, ksp: np.ndarray, mask: np.ndarray, held: np.ndarray,
         res = np.asarray(out["residuals"][i], np.float64)
         floor = noise_floor(float(noise_std[i]), n_held, nc, float(held_energy[i]))
         d = decide(res, floor, 2 * n_held * nc)
-        name, decided = choose(res, floor, 2 * n_held * nc)
+        name, decided = _choice(d), d.best is not None
         wt = dds_weight(name)
         images[i] = (out["cg"][i] if name == "cg-sense"
                      else wt * out["mean"][i] + (1 - wt) * out["classical"][i])

@@ -19,7 +19,7 @@ import argparse
 import logging
 import time
 
-from recon.cli_options import DIFFUSION_METHODS, add_diffusion_options, lam_value
+from recon.cli_options import DIFFUSION_METHODS, add_diffusion_options, lam_value, validating
 from recon.errors import UserError
 
 CLASSICAL = ("fbp", "tv", "sirt", "cgls")
@@ -96,15 +96,14 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(str(err)) from None
         interrupts.check()
     elif args.lam == "auto":
-        from recon.ct.classical import check_split, tv_weighted_solver, validated_tv
+        from recon.ct.classical import split_views, tv_weighted_solver, validated_tv
 
         try:
-            check_split(tuple(A.out_shape), args.holdout)
+            split_views(tuple(A.out_shape), args.holdout)  # refuse what cannot be split
             solve = tv_weighted_solver(args.iters)
         except ValueError as err:
             raise UserError(f"{args.input}: --lam auto: {err}") from None
-        noise = (estimated_noise(sino, args.input) if args.noise_std is None else
-                 {"std": np.full(sino.shape[0], args.noise_std), "method": "given"})
+        noise = noise_levels(args, sino)
         record = {k: [] for k in ("lam", "candidates", "heldout_residual", "noise_floor",
                                   "decided")}
         size = max(1, args.batch or 8)
@@ -140,18 +139,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         recon_slice = diffusion_method(args, expects_complex=False)
         keys = jax.random.split(jax.random.PRNGKey(args.seed), sino.shape[0])
-        if args.noise_std is None:
-            noise = estimated_noise(sino, args.input)
-            image, std = run_in_batches(
-                lambda ex, op: recon_slice(op, ex[0], ex[1], ex[2]),
-                (jnp.asarray(sino), keys, jnp.asarray(noise["std"], jnp.float32)), A,
-                batch=args.batch, desc=args.method, quiet=args.quiet,
-            )
-        else:
-            image, std = run_in_batches(
-                lambda ex, op: recon_slice(op, ex[0], ex[1]), (jnp.asarray(sino), keys), A,
-                batch=args.batch, desc=args.method, quiet=args.quiet,
-            )
+        noise = noise_levels(args, sino)
+        image, std = run_in_batches(
+            lambda ex, op: recon_slice(op, ex[0], ex[1], ex[2]),
+            (jnp.asarray(sino), keys, jnp.asarray(noise["std"], jnp.float32)), A,
+            batch=args.batch, desc=args.method, quiet=args.quiet,
+        )
     check_finite(image, f"{args.method} reconstruction")
     seconds = time.perf_counter() - t0
     if data.geometry == "cone":
@@ -224,11 +217,6 @@ def check_options(args: argparse.Namespace) -> None:
             raise UserError(f"--holdout must be in (0, 0.5], got {args.holdout}")
 
 
-def validating(args: argparse.Namespace) -> bool:
-    """Whether ``args`` asks for validated dds (``--validate``, default on for dds)."""
-    return args.method == "dds" and (args.validate or "on") == "on"
-
-
 def validated_dds(args: argparse.Namespace, A, sino, keys) -> tuple:
     """:mod:`recon.ct.validated_dds` over every slice: images, std, record, noise level (given,
     or estimated per slice after the options and the prior were checked). The full-budget DDS
@@ -238,19 +226,18 @@ def validated_dds(args: argparse.Namespace, A, sino, keys) -> tuple:
     import numpy as np
 
     from recon.ct import validated_dds as vd
-    from recon.ct.classical import DEFAULT_ITERS, DEFAULT_TV_LAM
+    from recon.ct.classical import DEFAULT_ITERS, DEFAULT_TV_LAM, split_views
     from recon.diffusion.posterior import DiffusionConfig
     from recon.slice_methods import cached_prior, diffusion_method, run_in_batches
     from recon.validated_diffusion import validation_config
 
     recon_slice = diffusion_method(args, expects_complex=False)  # checks options and prior
     try:
-        train, held = vd.masks(tuple(A.out_shape), args.holdout)
+        train, held = split_views(tuple(A.out_shape), args.holdout)
     except ValueError as err:
         raise UserError(f"{args.input}: {err} (--validate off skips the validation)") from None
     prior = cached_prior(args.prior)
-    noise = (estimated_noise(sino, args.input) if args.noise_std is None else
-             {"std": np.full(sino.shape[0], args.noise_std), "method": "given"})
+    noise = noise_levels(args, sino)
     sigma = jnp.asarray(noise["std"], jnp.float32)
     val_cfg = validation_config(DiffusionConfig(method="dds", nfe=args.nfe,
                                                 n_samples=args.samples, noise_std=1.0))
@@ -269,20 +256,28 @@ def validated_dds(args: argparse.Namespace, A, sino, keys) -> tuple:
         raise UserError(f"{args.input}: validation produced NaN or Inf; no output written")
     record = vd.decide_all(out, np.asarray(sino), held, np.asarray(noise["std"]))
     need = np.flatnonzero(vd.needs_dds(record))
-    dds = std = np.zeros_like(out["classical"])
+    dds, std = np.zeros_like(out["classical"]), np.zeros_like(out["classical"])
     if need.size:
-        mean, std_need = run_in_batches(
+        dds[need], std[need] = run_in_batches(
             lambda ex, op: recon_slice(op, ex[0], ex[1], ex[2]),
             (y_all[need], keys[need], sigma[need]), A, batch=args.batch, desc=args.method,
             quiet=args.quiet)
-        dds, std = dds.copy(), std.copy()
-        dds[need], std[need] = mean, std_need
     images = vd.blend(record, out["classical"], dds)
     std = np.abs(std) * np.asarray(record["weight"], np.float32)[:, None, None]
     chosen = record["choice"].astype(str)
     log.info("recon ct: validated dds chose %s", ", ".join(
         f"{name} x{int(np.sum(chosen == name))}" for name in dict.fromkeys(chosen)))
     return images, std, record, noise
+
+
+def noise_levels(args: argparse.Namespace, sino) -> dict:
+    """The noise std per slice: ``--noise-std`` (``method`` "given"), else estimated from each
+    sinogram (:func:`estimated_noise`)."""
+    import numpy as np
+
+    if args.noise_std is None:
+        return estimated_noise(sino, args.input)
+    return {"std": np.full(np.shape(sino)[0], float(args.noise_std)), "method": "given"}
 
 
 def estimated_noise(sino, source: str) -> dict:

@@ -97,13 +97,15 @@ def _residuals(A, y, xs, held):
         y, xs)
 
 
-def check_split(shape: tuple[int, ...], fraction: float | None) -> None:
-    """Refuse a held-out fraction or a sinogram that :func:`validated_tv` cannot split
-    (``ValueError``), before any work."""
+def split_views(shape: tuple[int, ...], fraction: float | None = None, seed: int = 0,
+                fold: int = 0) -> tuple:
+    """``(train, held)`` sinogram masks of :data:`SCHEME` (``fraction`` overrides its
+    held-out fraction), for ``--lam auto`` and validated dds; ``ValueError`` for a fraction or
+    a sinogram that cannot be split."""
     from recon.measurement_split import split_array
 
-    scheme = SCHEME
-    split_array(shape, scheme.fraction if fraction is None else fraction, lines=scheme.lines)
+    frac = SCHEME.fraction if fraction is None else fraction
+    return split_array(tuple(shape), frac, seed, lines=SCHEME.lines, fold=fold)
 
 
 def validated_tv(A: LinearOperator, sinos, noise_std, iters: int | None = None,
@@ -123,15 +125,13 @@ def validated_tv(A: LinearOperator, sinos, noise_std, iters: int | None = None,
     import numpy as np
 
     from recon import interrupts
-    from recon.measurement_split import decide, noise_floor, split_array
+    from recon.measurement_split import choose_weights, noise_floor
 
     n = DEFAULT_ITERS["tv"] if iters is None else int(iters)
-    scheme = SCHEME
-    frac = scheme.fraction if fraction is None else fraction
     sinos = jnp.asarray(sinos, jnp.float32)
     ns = sinos.shape[0]
-    splits = [split_array(tuple(A.out_shape), frac, seed, lines=scheme.lines, fold=f)
-              for f in range(scheme.folds)]
+    splits = [split_views(tuple(A.out_shape), fraction, seed, fold=f)
+              for f in range(SCHEME.folds)]
     solve = tv_grid_solver(n)
     residuals = jax.jit(_residuals)
 
@@ -143,24 +143,12 @@ def validated_tv(A: LinearOperator, sinos, noise_std, iters: int | None = None,
             total = total + np.asarray(residuals(A, sinos, xs, jnp.asarray(held)), np.float64)
         return total / len(splits)
 
-    coarse = np.tile(DEFAULT_TV_LAM * np.asarray(AUTO_GRID, np.float32), (ns, 1))
-    r_coarse = candidates(coarse)
-    best = coarse[np.arange(ns), np.argmin(r_coarse, axis=1)]
-    fine = best[:, None] * np.asarray(AUTO_REFINE, np.float32)[None]
-    r_fine = candidates(fine)
-    lams = np.concatenate([coarse, fine], axis=1)
-    res = np.concatenate([r_coarse, r_fine], axis=1)
     y = np.asarray(sinos, np.float64)
     n_held = int(sum(held.sum() for _, held in splits))
     energy = sum(np.sum((y * held) ** 2, axis=tuple(range(1, y.ndim))) for _, held in splits)
-    chosen, floors, decided = np.empty(ns), np.empty(ns), np.zeros(ns, bool)
-    for i in range(ns):
-        floors[i] = noise_floor(float(noise_std[i]), n_held, 1, float(energy[i]), components=1)
-        d = decide(res[i], floors[i], n_held)
-        decided[i] = d.best is not None
-        chosen[i] = lams[i, d.best] if d.best is not None else DEFAULT_TV_LAM
-    return {"lam": chosen, "candidates": lams, "heldout_residual": res,
-            "noise_floor": floors, "decided": decided}
+    floors = [noise_floor(float(noise_std[i]), n_held, 1, float(energy[i]), components=1)
+              for i in range(ns)]
+    return choose_weights(candidates, DEFAULT_TV_LAM, AUTO_GRID, AUTO_REFINE, floors, n_held)
 
 
 def tv_weighted_solver(iters: int | None = None) -> Callable:

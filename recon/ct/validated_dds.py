@@ -4,8 +4,8 @@ The CT counterpart of :mod:`recon.validated_diffusion` (read its docstring for t
 limits; only the candidates and the split differ). Per slice:
 
 1. split the sinogram's views into a fit part and held-out whole views
-   (:func:`recon.measurement_split.split_array`, :data:`recon.ct.classical.SCHEME`: 6 of 30
-   views, one fold, as ``recon ct --lam auto``): a held-out view must be predicted the way the
+   (:func:`recon.ct.classical.split_views`: 6 of 30 views, one fold, as ``recon ct --lam
+   auto``): a held-out view must be predicted the way the
    unmeasured views between the measured ones are, which is what the prior is for;
 2. reconstruct from the fit views (a) TV (:func:`recon.ct.classical.slice_solver`'s weight,
    relative to the fit data's mean) and (b) the DDS posterior mean on a reduced budget
@@ -24,7 +24,7 @@ DDS's (texture the prior invents where the 30 views are silent) are partly indep
 their weighted mean has a smaller error than either when they are of similar size; the
 held-out views measure which weight predicts unseen data best.
 
-Pure JAX per slice (:func:`validated_slice`, jit and vmap over slices); the decision per slice
+Pure JAX per slice (:func:`validation_slice`, jit and vmap over slices); the decision per slice
 is NumPy (:func:`decide_all`). Written here because no library validates a diffusion
 reconstruction against held-out projections.
 """
@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from recon.measurement_split import decide, heldout_residual, noise_floor, split_array
+from recon.measurement_split import decide, heldout_residual, noise_floor
 
 #: blend weights of the DDS mean against TV: 0 = TV, 1 = DDS
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -51,15 +51,6 @@ ABOUT = ("validated dds per slice (recon.ct.validated_dds, recon.measurement_spl
          "candidates = blend weights w of w*dds + (1-w)*tv (0: tv, 1: dds) fitted on the views "
          "not held out, their normalised held-out residuals, the noise floor and its spread, "
          "whether it decided (undecided: tv), the weight used, the choice, the noise std")
-
-
-def masks(shape: tuple[int, ...], fraction: float | None = None, seed: int = 0
-          ) -> tuple[np.ndarray, np.ndarray]:
-    """``(train, held)`` float32 sinogram masks (whole views; ``ValueError`` when too few)."""
-    from recon.ct.classical import SCHEME
-
-    frac = SCHEME.fraction if fraction is None else fraction
-    return split_array(tuple(shape), frac, seed, lines=SCHEME.lines)
 
 
 def validation_slice(denoiser: Any, val_cfg: Any, tv_lam: float, tv_iters: int, A: Any,
@@ -93,12 +84,10 @@ def needs_dds(record: dict) -> np.ndarray:
     return np.asarray(record["weight"]) > 0
 
 
-def blend(record: dict, classical: np.ndarray, dds: np.ndarray | None) -> np.ndarray:
-    """The chosen images: ``w dds + (1 - w) tv`` per slice (``dds`` may be ``None`` where
-    no slice needs it)."""
+def blend(record: dict, classical: np.ndarray, dds: np.ndarray) -> np.ndarray:
+    """The chosen images: ``w dds + (1 - w) tv`` per slice (``dds`` is read only where
+    :func:`needs_dds`)."""
     w = np.asarray(record["weight"], np.float32).reshape(-1, *([1] * (classical.ndim - 1)))
-    if dds is None:
-        return np.asarray(classical, np.float32)
     return (w * dds + (1 - w) * classical).astype(np.float32)
 
 

@@ -223,7 +223,7 @@ def test_validated_dds_undecided_returns_tv():
     rec = decide_all(out, sinos, held, sigma)
     assert not rec["decided"].any() and [c.decode() for c in rec["choice"]] == ["tv", "tv"]
     assert not needs_dds(rec).any()
-    np.testing.assert_array_equal(blend(rec, tv, None), 0.0)
+    np.testing.assert_array_equal(blend(rec, tv, dds), 0.0)
     out["residuals"] = np.stack([f * np.array([3.0, 2.0, 1.2, 1.5, 2.5]) for f in floor])
     rec = decide_all(out, sinos, held, sigma)  # blend 0.5 clearly best
     assert rec["decided"].all() and [c.decode() for c in rec["choice"]] == ["blend 0.5"] * 2

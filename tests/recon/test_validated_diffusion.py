@@ -87,4 +87,4 @@ def test_too_few_lines_to_split_is_refused():
     mask[w // 2 - 8 : w // 2 + 8] = 1
     mask[3] = 1  # one line outside the calibration block
     with pytest.raises(ValueError, match="too few"):
-        vd.check_split(mask, (64, w), None)
+        vd.masks(mask, (64, w), None)
