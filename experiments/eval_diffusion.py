@@ -360,9 +360,10 @@ def eval_validated(args) -> list[dict]:
     today = jax.jit(lambda m, y, key, msk, s: l1_warm_started_reconstruct(
         prior, sense(m, msk), y, with_noise(cfg, s), key, lam=l1["lam"],
         iterations=l1["iters"]))
+    settings = vd.SETTINGS_GRID if args.validate_settings else vd.SETTINGS
     valid = jax.jit(lambda m, y, key, msk, s, tr, he: vd.validated_slice(
         prior, with_noise(cfg, s), with_noise(vd.validation_config(cfg, val_nfe), s), l1, m, y, key,
-        msk, tr, he))
+        msk, tr, he, settings=settings))
     rows = []
     for accel in args.accel:
         for name, d in zip(names, mri_data(planes, accel, seed=0), strict=True):
@@ -391,7 +392,8 @@ def eval_validated(args) -> list[dict]:
                         out = {kk: np.asarray(v)[None] for kk, v in out.items()}
                         for kk in ("classical", "cg", "mean"):
                             out[kk] = out[kk] * support
-                        img, rec = vd.decide_all(out, k[None], mask, held, np.array([sigma]))
+                        img, rec = vd.decide_all(out, k[None], mask, held, np.array([sigma]),
+                                                 MRI_WARM_START, settings)
                     t[which].append(time.perf_counter() - t0)
             t = {kk: float(np.median(v)) for kk, v in t.items()}
             recs = {"cg-sense": classical(k[None], mask, "cg-sense")[0],
@@ -418,6 +420,8 @@ def eval_validated(args) -> list[dict]:
                                             strict=True)),
                 "residuals": [float(v) for v in rec["heldout_residual"][0]],
                 "floor": float(rec["noise_floor"][0]), "spread": float(rec["floor_spread"][0]),
+                "setting": [float(v) for v in settings[int(out["setting"][0])]],
+                "setting residuals": [float(v) for v in rec["setting_residual"][0]],
                 "agreement": float(rec["posterior_agreement"][0]),
                 "s dds": t["today"], "s validated": t["valid"]})
             row["validated - best classical"] = row["PSNR validated dds"] - row["best classical"]
@@ -620,6 +624,9 @@ def main(argv=None) -> int:
     p.add_argument("--stress", action="store_true",
                    help="validated: out-of-domain images (Shepp-Logan, cameraman) instead of "
                         "the real brain slices")
+    p.add_argument("--validate-settings", action="store_true",
+                   help="validated: also validate dds's settings per slice (recon mri "
+                        "--validate settings: recon.validated_diffusion.SETTINGS_GRID)")
     p.add_argument("--validation-nfe", type=int, default=None,
                    help="validated: NFE per sample of the validation DDS (default: the "
                         "library's recon.validated_diffusion.VALIDATION_NFE)")
@@ -664,6 +671,7 @@ def main(argv=None) -> int:
         result = {"args": vars(args), "rows": rows, "summary": summarise_validated(rows)}
         print(json.dumps(result["summary"], indent=1))
         path = out / ("eval_validated_dds" + ("_stress" if args.stress else "")
+                      + ("_settings" if args.validate_settings else "")
                       + ("" if args.validation_nfe is None
                          else f"_vnfe{args.validation_nfe}") + ".json")
         atomic_write(path, json.dumps(result, indent=1))

@@ -32,7 +32,11 @@ MRI_WARM_START = 0.25
 def validating(args: argparse.Namespace) -> bool:
     """Whether ``args`` asks for validated dds (``--validate``: default on for dds; ``recon
     mri`` and ``recon ct``)."""
-    return args.method == "dds" and (getattr(args, "validate", None) or "on") == "on"
+    return args.method == "dds" and (getattr(args, "validate", None) or "on") in VALIDATE_ON
+
+
+#: the ``--validate`` values that validate (``settings``: also the DDS settings, ``recon mri``)
+VALIDATE_ON = ("on", "settings")
 
 
 def lam_value(text: str) -> float | str:

@@ -126,9 +126,9 @@ def check_options(args: argparse.Namespace) -> None:
     elif args.lam is not None and not (np.isfinite(args.lam) and args.lam >= 0):
         raise UserError(f"--lam must be a finite number >= 0, got {args.lam}")
     validate = getattr(args, "validate", None)
-    if validate is not None and validate not in ("on", "off"):
-        raise UserError(f"--validate must be 'on' or 'off', got {validate!r}")
-    if validate == "on" and args.method != "dds":
+    if validate is not None and validate not in ("on", "off", "settings"):
+        raise UserError(f"--validate must be 'on', 'off' or 'settings', got {validate!r}")
+    if validate in ("on", "settings") and args.method != "dds":
         raise UserError(f"--validate on checks dds against its classical warm start, not "
                         f"{args.method} (for a classical weight use --lam auto)")
     holdout = getattr(args, "holdout", None)
@@ -277,7 +277,8 @@ def _diffusion(args: argparse.Namespace, ksp, data: dict, calib, source: str,
     if validating(args):
         mean, std = _validated(args, ksp, mask, maps, keys, l1, warm_start, noise_std, source,
                                record)
-        opts.update(validate="on", validation_nfe=min(args.nfe, _vd().VALIDATION_NFE),
+        opts.update(validate=args.validate or "on",
+                    validation_nfe=min(args.nfe, _vd().VALIDATION_NFE),
                     validation_samples=_vd().VALIDATION_SAMPLES)
         return np.abs(mean), (std if args.samples > 1 else None), opts
     if args.method == "dds":
@@ -322,12 +323,14 @@ def _validated(args, ksp, mask, maps, keys, l1, warm_start, noise_std, source, r
     cfg = DiffusionConfig(method="dds", nfe=args.nfe, n_samples=args.samples,
                           noise_std=noise_std, start_sigma=warm_start if warm_start > 0 else None)
     val_cfg = vd.validation_config(cfg)
+    settings = vd.SETTINGS_GRID if args.validate == "settings" else vd.SETTINGS
     prior = cached_prior(args.prior)
 
     def one(example, shared):
         y, s, key = example
         m, tr, he = shared
-        out = vd.validated_slice(prior, cfg, val_cfg, l1, s, y, key, m, tr, he)
+        out = vd.validated_slice(prior, cfg, val_cfg, l1, s, y, key, m, tr, he,
+                                 settings=settings)
         support = coil_support(s)
         return {**out, **{k: out[k] * support for k in ("classical", "cg", "mean", "std")}}
 
@@ -340,7 +343,8 @@ def _validated(args, ksp, mask, maps, keys, l1, warm_start, noise_std, source, r
                         "written")
     sigma = (np.full(ns, float(args.noise_std)) if args.noise_std is not None
              else np.array([estimate_noise_std(ksp[i], mask) for i in range(ns)]))
-    images, rec = vd.decide_all(out, np.asarray(ksp), mask, held, sigma)
+    images, rec = vd.decide_all(out, np.asarray(ksp), mask, held, sigma, cfg.start_sigma,
+                                settings)
     if record is not None:
         record.update(rec)
     return images, out["std"]

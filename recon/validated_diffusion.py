@@ -89,7 +89,14 @@ WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 CANDIDATES = ("cg-sense", "l1-wavelet", "blend 0.25", "blend 0.5", "blend 0.75", "dds")
 #: the candidate returned when validation is undecided: DDS's warm start
 UNDECIDED = "l1-wavelet"
-#: network evaluations per sample of the validation DDS (one antithetic pair)
+#: DDS settings: (warm-start level as a multiple of the configured one, factor on the weight λ
+#: of the denoised estimate in the consistency step). ``--validate on`` runs the configured
+#: setting only (:data:`SETTINGS`); ``--validate settings`` validates :data:`SETTINGS_GRID` per
+#: slice and runs the one of smallest held-out residual. The first is the configured setting
+#: (what ``--validate off`` runs).
+SETTINGS = ((1.0, 1.0),)
+SETTINGS_GRID = ((1.0, 1.0), (0.5, 1.0), (2.0, 1.0), (1.0, 3.0))
+#: network evaluations per sample of each validation DDS (one antithetic pair per setting)
 VALIDATION_NFE = 6
 VALIDATION_SAMPLES = 2
 #: flag a slice whose posterior samples spread more on the acquired samples than this many
@@ -101,12 +108,15 @@ ABOUT = ("validated dds per slice (recon.validated_diffusion, recon.measurement_
          "1), their normalised held-out residuals, the noise floor and its spread, whether it "
          "decided (undecided: l1-wavelet), the dds weight w of the output (0 for cg-sense), "
          "the choice, and the posterior "
-         "samples' spread on the acquired samples over the noise energy (agreement)")
+         "samples' spread on the acquired samples over the noise energy (agreement); the dds "
+         "settings validated (warm-start level factor, consistency-weight factor), their "
+         "held-out residuals, and the warm-start level and weight factor of the one used")
 
 #: per-slice datasets of the record
 RECORD_FIELDS = ("candidates", "heldout_residual", "noise_floor", "floor_spread", "decided",
                  "weight", "choice", "noise_std", "posterior_agreement",
-                 "posterior_disagrees")
+                 "posterior_disagrees", "settings", "setting_residual", "warm_start",
+                 "consistency_weight")
 
 
 def dds_weight(name: str) -> float:
@@ -129,10 +139,13 @@ def _choice(d) -> str:
     return UNDECIDED if d.best is None else CANDIDATES[d.best]
 
 
-def agreement(spread_energy: float, noise_std: float, n_acquired: int, coils: int) -> float:
+def agreement(spread_energy: float, noise_std: float, n_acquired: int, coils: int,
+              components: int = 2) -> float:
     """Agreement of the posterior samples with the noise level:
 
         a = mean_k ||P_Ω A (x_k - x̄)||² / (2 σ² |Ω| C),
+
+    (``components = 1`` for real data such as a CT sinogram: ``σ² |Ω|`` in the denominator),
 
     the samples' spread around their mean pushed through the forward model on the acquired
     samples ``Ω`` (the posterior std's energy where the data constrain it), over the energy of
@@ -145,17 +158,30 @@ def agreement(spread_energy: float, noise_std: float, n_acquired: int, coils: in
     antithetic samples it is computed from the samples themselves, not from the magnitude of
     the std map, whose phase is lost.)
     """
-    return float(spread_energy / max(2 * noise_std**2 * n_acquired * coils,
+    return float(spread_energy / max(components * noise_std**2 * n_acquired * coils,
                                      np.finfo(np.float32).tiny))
 
 
+def settings_schedules(cfg: Any, settings=SETTINGS) -> tuple[jax.Array, jax.Array]:
+    """The noise levels ``(len(settings), cfg.nfe + 1)`` of each setting (the warm-start level
+    a multiple of ``cfg.start_sigma``; without a warm start every setting keeps the cold-start
+    levels) and their ``λ`` factors."""
+    from recon.diffusion.posterior import noise_levels
+
+    n = cfg.nfe // 2 if cfg.method == "score-mri" else cfg.nfe
+    rows = [noise_levels(cfg if cfg.start_sigma is None else dataclasses.replace(
+        cfg, start_sigma=min(cfg.start_sigma * f, cfg.sigma_max)), n) for f, _ in settings]
+    return jnp.stack(rows), jnp.asarray([d for _, d in settings], jnp.float32)
+
+
 def validated_slice(denoiser: Any, cfg: Any, val_cfg: Any, l1: dict, maps, y, key,
-                    mask, train, held, cg: dict | None = None) -> dict:
-    """One slice, pure JAX (vmap over slices): the held-out residuals of the candidates
-    (:data:`CANDIDATES`) fitted on ``train``, and the full-data classical images (L1-wavelet
-    with ``l1``, CG-SENSE with ``cg``, default :data:`recon.cli_options.DEFAULTS`), DDS mean,
-    std and the samples' spread energy on the acquired samples (numerator of
-    :func:`agreement`)."""
+                    mask, train, held, cg: dict | None = None, settings=SETTINGS) -> dict:
+    """One slice, pure JAX (vmap over slices): the validation DDS of every one of ``settings``
+    (:data:`SETTINGS` or :data:`SETTINGS_GRID`) fitted on ``train`` and the index of the one
+    of smallest held-out residual; the held-out residuals of the candidates (:data:`CANDIDATES`, the DDS ones at
+    that setting); the full-data classical images (L1-wavelet with ``l1``, CG-SENSE with
+    ``cg``, default :data:`recon.cli_options.DEFAULTS`) and the DDS mean, std and samples'
+    spread energy on the acquired samples (numerator of :func:`agreement`) at that setting."""
     from operators.mri import sense
     from recon.cli_options import DEFAULTS
     from recon.diffusion.posterior import reconstruct, reconstruct_samples
@@ -171,22 +197,34 @@ def validated_slice(denoiser: Any, cfg: Any, val_cfg: Any, l1: dict, maps, y, ke
     A_t = sense(maps, train)
     y_t = y * train.astype(jnp.real(y).dtype)
     xc_t = fista_l1(A_t, y_t, lam=l1["lam"], iterations=l1["iters"]).x
-    xd_t, _ = reconstruct(denoiser, A_t, y_t, val_cfg, jax.random.fold_in(key, 1),
-                          prior_var=prior_var,
-                          x_start=xc_t if val_cfg.start_sigma is not None else None)
     A_all = sense(maps)
+    val_sigmas, dc = settings_schedules(val_cfg, settings)
+
+    def validation_dds(setting):
+        sigmas, weight = setting
+        return reconstruct(denoiser, A_t, y_t, val_cfg, jax.random.fold_in(key, 1),
+                           prior_var=prior_var,
+                           x_start=xc_t if val_cfg.start_sigma is not None else None,
+                           sigmas=sigmas, dc_weight=weight)[0]
+
+    xd_ts = jax.lax.map(validation_dds, (val_sigmas, dc))
+    setting_res = jax.vmap(lambda x: heldout_residual(A_all, held, x, y))(xd_ts)
+    best = jnp.argmin(setting_res)
+    xd_t = xd_ts[best]
     ws = jnp.asarray(WEIGHTS, jnp.real(y).dtype)
     res = jax.vmap(lambda w: heldout_residual(A_all, held, w * xd_t + (1 - w) * xc_t, y))(ws)
     res = jnp.concatenate([heldout_residual(A_all, held, cg_image(A_t, y_t), y)[None], res])
     A = sense(maps, mask)
     xc = fista_l1(A, y, lam=l1["lam"], iterations=l1["iters"]).x
     xcg = cg_image(A, y)
+    sigmas, _ = settings_schedules(cfg, settings)
     mean, std, samples = reconstruct_samples(
         denoiser, A, y, cfg, key, prior_var=prior_var,
-        x_start=xc if cfg.start_sigma is not None else None)
+        x_start=xc if cfg.start_sigma is not None else None,
+        sigmas=sigmas[best], dc_weight=dc[best])
     spread = jnp.mean(jax.vmap(lambda s: jnp.sum(jnp.abs(A(s - mean)) ** 2))(samples))
-    return {"residuals": res, "classical": xc, "cg": xcg, "mean": mean, "std": std,
-            "spread": spread}
+    return {"residuals": res, "setting_residuals": setting_res, "setting": best,
+            "classical": xc, "cg": xcg, "mean": mean, "std": std, "spread": spread}
 
 
 def validation_config(cfg: Any, nfe: int = VALIDATION_NFE) -> Any:
@@ -204,10 +242,12 @@ def masks(mask: np.ndarray, shape: tuple[int, int], fraction: float | None, seed
 
 
 def decide_all(out: dict, ksp: np.ndarray, mask: np.ndarray, held: np.ndarray,
-               noise_std: np.ndarray) -> tuple[np.ndarray, dict]:
+               noise_std: np.ndarray, warm_start: float | None = None, settings=SETTINGS
+               ) -> tuple[np.ndarray, dict]:
     """The complex images ``(S, H, W)`` chosen per slice and the record (:data:`RECORD_FIELDS`)
     from the outputs of :func:`validated_slice` over ``S`` slices with k-space ``ksp``
-    ``(S, C, H, W)``."""
+    ``(S, C, H, W)``; ``warm_start`` is the configured level (``None``: cold start, recorded
+    as 0), ``settings`` those :func:`validated_slice` validated."""
     ns, nc, h, w = ksp.shape
     n_held = int(np.sum(held))
     full = np.broadcast_to(np.asarray(mask).reshape(w) if np.size(mask) == w
@@ -225,12 +265,17 @@ def decide_all(out: dict, ksp: np.ndarray, mask: np.ndarray, held: np.ndarray,
         images[i] = (out["cg"][i] if name == "cg-sense"
                      else wt * out["mean"][i] + (1 - wt) * out["classical"][i])
         a = agreement(float(out["spread"][i]), float(noise_std[i]), n_acq, nc)
+        level, weight = settings[int(out["setting"][i])]
         for k, v in (("candidates", np.asarray(CANDIDATES, dtype="S")),
                      ("heldout_residual", res), ("noise_floor", floor),
                      ("floor_spread", d.spread), ("decided", decided),
                      ("weight", wt), ("choice", name),
                      ("noise_std", float(noise_std[i])), ("posterior_agreement", a),
-                     ("posterior_disagrees", a > AGREEMENT_LIMIT)):
+                     ("posterior_disagrees", a > AGREEMENT_LIMIT),
+                     ("settings", np.asarray(settings, np.float32)),
+                     ("setting_residual", np.asarray(out["setting_residuals"][i], np.float64)),
+                     ("warm_start", 0.0 if warm_start is None else level * warm_start),
+                     ("consistency_weight", weight)):
             rec[k].append(v)
     record = {k: np.asarray(v) for k, v in rec.items()}
     record["choice"] = np.asarray(rec["choice"], dtype="S")

@@ -31,13 +31,16 @@ With ``BrainSource(synthseg=True)`` (off by default, so the shipped priors' conf
 each plane is instead synthesised SynthSeg-style from the tissue maps taken as a label map, plus
 what real scans have and the template lacks (:func:`synthesize_synthseg`): a second, stronger
 elastic deformation of the sampled plane (in-plane, so the held-out slab below stays unread); a
-random Gaussian intensity per label (background, GM, WM, CSF: mean and standard deviation, so
-T1-, T2- and PD-like and unnatural contrasts all occur) mixed by the tissue probabilities (partial
-volume) and slightly blurred (texture); lesion-like blobs in the tissue and bright vessel-like
+random Gaussian intensity per label (background, GM, WM, CSF, skull, scalp: mean and standard
+deviation, so T1-, T2- and PD-like and unnatural contrasts all occur) mixed by the tissue
+probabilities (partial volume) and slightly blurred (texture), where CSF rim, skull and scalp are
+shells of random thickness at random distances outside the brain mask (the template is
+skull-stripped; three in four images get them); lesion-like blobs in the tissue and bright vessel-like
 curved segments; bias field; coil shading (root-sum-of-squares of a few simulated surface-coil
 sensitivities); smooth phase; then in k-space Gibbs ringing (truncation to a random central
 fraction per axis), partial Fourier (a random side fraction of the phase-encode lines zeroed) and
-complex noise. The T1 template itself is never used as an intensity there.
+complex noise. The T1 template itself is never used as an intensity there. ``synthseg_fraction``
+mixes the two kinds of images per draw.
 
 Held-out slab: the axial planes ``z in [HOLDOUT_Z0, HOLDOUT_Z1)`` (voxel indices) are never read by
 training in any orientation: axial training planes stay outside the band, and coronal/sagittal
@@ -60,6 +63,7 @@ import numpy as np
 HOLDOUT_Z0, HOLDOUT_Z1 = 80, 92
 _Z_BELOW_MAX = HOLDOUT_Z0 - 1.5
 _Z_ABOVE_MIN = HOLDOUT_Z1 + 0.5
+HEAD_MM = 32.0  # how far outside the brain the head-layer coordinate reaches (mm)
 _FILES = {k: f"mni_icbm152_{k}_tal_nlin_sym_09a_converted.nii.gz" for k in ("t1", "gm", "wm")}
 
 
@@ -72,8 +76,12 @@ def template_dir() -> pathlib.Path:
 
 @functools.lru_cache(maxsize=1)
 def load_volumes() -> np.ndarray:
-    """``(4, 197, 233, 189)`` float32: GM, WM, CSF probabilities and T1 normalised to [0, 1]."""
+    """``(5, 197, 233, 189)`` float32: GM, WM, CSF probabilities, T1 normalised to [0, 1], and
+    the head-layer coordinate ``clip(1 - d / HEAD_MM, 0, 1)`` with ``d`` the Euclidean distance
+    (mm) from the brain mask (1 inside the brain, 0 from ``HEAD_MM`` outwards and outside the
+    volume), from which :func:`synthesize_synthseg` draws CSF rim, skull and scalp."""
     import nibabel as nib
+    from scipy.ndimage import distance_transform_edt
 
     d = template_dir()
     vols = {}
@@ -84,7 +92,8 @@ def load_volumes() -> np.ndarray:
     t1 = vols["t1"] / vols["t1"].max()
     gm, wm = vols["gm"] / 255.0, vols["wm"] / 255.0
     csf = np.clip((t1 > 0).astype(np.float32) - gm - wm, 0.0, 1.0)
-    return np.stack([gm, wm, csf, t1]).astype(np.float32)
+    head = np.clip(1.0 - distance_transform_edt(t1 <= 0) / HEAD_MM, 0.0, 1.0)
+    return np.stack([gm, wm, csf, t1, head]).astype(np.float32)
 
 
 def _smooth_field(key: jax.Array, grid: int, size: int, channels: int = 1) -> jnp.ndarray:
@@ -217,21 +226,41 @@ def _blur(key: jax.Array, x: jnp.ndarray, max_sigma: float) -> jnp.ndarray:
     return jnp.real(jnp.fft.ifft2(jnp.fft.fft2(x) * g))
 
 
+def _head_layers(key: jax.Array, dist: jnp.ndarray, size: int) -> jnp.ndarray:
+    """``(3, S, S)`` soft CSF rim, skull and scalp from ``dist`` (mm outside the brain): nested
+    shells of random thickness (rim 0.5-3, skull 3-8, scalp 3-10 mm) whose borders wander by a
+    smooth random field; all zero with probability 1/4 (a skull-stripped image)."""
+    kt, kw, ka, kp = jax.random.split(key, 4)
+    thick = jax.random.uniform(kt, (3,), minval=jnp.array([0.5, 3.0, 3.0]),
+                               maxval=jnp.array([3.0, 8.0, 10.0]))
+    wander = _smooth_field(kw, 4, size)[..., 0] * jax.random.uniform(ka, (), maxval=2.0)
+    edges = jnp.cumsum(thick)[:, None, None] + wander[None]
+    inside = jax.nn.sigmoid((edges - dist[None]) / 0.5)  # within rim, skull, scalp edge
+    shells = jnp.concatenate([inside[:1], inside[1:] - inside[:-1]])
+    return jnp.clip(shells, 0.0, 1.0) * jax.random.bernoulli(kp, 0.75)
+
+
 def synthesize_synthseg(key: jax.Array, maps: jnp.ndarray) -> jnp.ndarray:
-    """Complex ``(S, S)`` image, magnitude in [0, 1], from sampled maps ``(4, S, S)`` (GM, WM,
-    CSF probabilities; the T1 channel is ignored) taken as a label map; see the module
-    docstring. Same key, same image."""
+    """Complex ``(S, S)`` image, magnitude in [0, 1], from sampled maps ``(5, S, S)`` (GM, WM,
+    CSF probabilities, T1, head-layer coordinate; the T1 channel is ignored) taken as a label
+    map; see the module docstring. Same key, same image."""
     from operators.fft import fftc, ifftc
 
-    keys = jax.random.split(key, 20)
+    keys = jax.random.split(key, 21)
     size = maps.shape[-1]
-    tissue = _warp(keys[0], maps[:3], 5.0)
+    warped = _warp(keys[0], maps[jnp.array([0, 1, 2, 4])], 5.0)
+    tissue = warped[:3]
     brain = jnp.clip(jnp.sum(tissue, axis=0), 0.0, 1.0)
-    probs = jnp.concatenate([(1.0 - brain)[None], tissue])  # background, GM, WM, CSF
-    # Gaussian mixture: per-label mean and standard deviation (background mean kept low)
-    mu = jax.random.uniform(keys[1], (4,)) * jnp.array([0.15, 1.0, 1.0, 1.0])
-    sd = jax.random.uniform(keys[2], (4,), maxval=0.06)
-    noise = jax.random.normal(keys[3], (4, size, size))
+    layers = _head_layers(keys[20], HEAD_MM * (1.0 - warped[3]), size) * (1.0 - brain)
+    outside = jnp.clip(1.0 - brain - jnp.sum(layers, axis=0), 0.0, 1.0)
+    # labels: background, GM, WM, CSF, skull, scalp (the CSF rim is added to the CSF label)
+    probs = jnp.concatenate([outside[None], tissue[:2], (tissue[2] + layers[0])[None],
+                             layers[1:]])
+    # Gaussian mixture: per-label mean and standard deviation (background kept low, skull
+    # mostly dark as cortical bone is in most sequences, marrow and scalp fat anything)
+    mu = jax.random.uniform(keys[1], (6,)) * jnp.array([0.15, 1.0, 1.0, 1.0, 0.6, 1.0])
+    sd = jax.random.uniform(keys[2], (6,), maxval=0.06)
+    noise = jax.random.normal(keys[3], (6, size, size))
     mag = jnp.sum(probs * (mu[:, None, None] + sd[:, None, None] * noise), axis=0)
     # lesion-like blobs inside the tissue (each present with probability 1/2)
     blobs = _blobs(keys[4], size, 3, (1.0, 0.06 * size + 1.0))
@@ -285,13 +314,19 @@ def synthesize_synthseg(key: jax.Array, maps: jnp.ndarray) -> jnp.ndarray:
 
 @functools.partial(jax.jit, static_argnums=(2, 3, 4))
 def _sample(vols: jnp.ndarray, key: jax.Array, n: int, patch: int,
-            synthseg: bool = False) -> jnp.ndarray:
-    synth = synthesize_synthseg if synthseg else synthesize
+            synthseg: float = 0.0) -> jnp.ndarray:
+    """``n`` planes, each from :func:`synthesize_synthseg` with probability ``synthseg`` and
+    from :func:`synthesize` otherwise (0 and 1 compile only the one that is used)."""
 
     def one(k):
-        kc, ks = jax.random.split(k)
-        coords = sample_coords(kc, patch, vols.shape[1:])
-        return synth(ks, _interp(vols, coords))
+        kc, ks, kw = jax.random.split(k, 3)
+        maps = _interp(vols, sample_coords(kc, patch, vols.shape[1:]))
+        if synthseg <= 0.0:
+            return synthesize(ks, maps)
+        if synthseg >= 1.0:
+            return synthesize_synthseg(ks, maps)
+        return jnp.where(jax.random.bernoulli(kw, synthseg),
+                         synthesize_synthseg(ks, maps), synthesize(ks, maps))
 
     return jax.vmap(one)(jax.random.split(key, n))
 
@@ -299,15 +334,19 @@ def _sample(vols: jnp.ndarray, key: jax.Array, n: int, patch: int,
 class BrainSource:
     """Synthetic complex brain planes: ``sample(key, B) -> (B, patch, patch)`` complex64;
     ``synthseg=True``: :func:`synthesize_synthseg` instead of :func:`synthesize` (module
-    docstring). Held-out images (:meth:`heldout`) are the same either way."""
+    docstring) for a fraction ``synthseg_fraction`` of the images, drawn per image. Held-out images (:meth:`heldout`) are the same either way."""
 
     is_complex = True
 
-    def __init__(self, patch: int = 64, heldout_seed: int = 123_456_789, synthseg: bool = False):
+    def __init__(self, patch: int = 64, heldout_seed: int = 123_456_789, synthseg: bool = False,
+                 synthseg_fraction: float = 1.0):
         if patch < 8:
             raise ValueError(f"patch must be at least 8, got {patch}")
+        if not 0.0 <= synthseg_fraction <= 1.0:
+            raise ValueError(f"synthseg_fraction must lie in [0, 1], got {synthseg_fraction}")
         self.patch, self.heldout_seed = int(patch), int(heldout_seed)
         self.synthseg = bool(synthseg)
+        self.synthseg_fraction = float(synthseg_fraction)
         self._vols = None
 
     @property
@@ -317,7 +356,8 @@ class BrainSource:
         return self._vols
 
     def sample(self, key: jax.Array, batch_size: int) -> jnp.ndarray:
-        return _sample(self.volumes, key, int(batch_size), self.patch, self.synthseg)
+        fraction = self.synthseg_fraction if self.synthseg else 0.0
+        return _sample(self.volumes, key, int(batch_size), self.patch, fraction)
 
     def heldout(self, n: int = 4) -> jnp.ndarray:
         """``n`` complex 192x224 images of axial planes in the held-out band, random contrast."""

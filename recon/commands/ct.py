@@ -231,7 +231,7 @@ def validated_dds(args: argparse.Namespace, A, sino, keys) -> tuple:
     from recon.slice_methods import cached_prior, diffusion_method, run_in_batches
     from recon.validated_diffusion import validation_config
 
-    recon_slice = diffusion_method(args, expects_complex=False)  # checks options and prior
+    diffusion_method(args, expects_complex=False)  # checks the options and the prior
     try:
         train, held = split_views(tuple(A.out_shape), args.holdout)
     except ValueError as err:
@@ -257,11 +257,15 @@ def validated_dds(args: argparse.Namespace, A, sino, keys) -> tuple:
     record = vd.decide_all(out, np.asarray(sino), held, np.asarray(noise["std"]))
     need = np.flatnonzero(vd.needs_dds(record))
     dds, std = np.zeros_like(out["classical"]), np.zeros_like(out["classical"])
+    spread = np.full(len(dds), np.nan)
     if need.size:
-        dds[need], std[need] = run_in_batches(
-            lambda ex, op: recon_slice(op, ex[0], ex[1], ex[2]),
+        cfg = DiffusionConfig(method="dds", nfe=args.nfe, n_samples=args.samples)
+        post = run_in_batches(
+            lambda ex, op: vd.posterior_slice(prior, cfg, op, ex[0], ex[1], ex[2]),
             (y_all[need], keys[need], sigma[need]), A, batch=args.batch, desc=args.method,
             quiet=args.quiet)
+        dds[need], std[need], spread[need] = post["mean"], post["std"], post["spread"]
+    vd.add_agreement(record, spread, int(np.prod(np.shape(sino)[1:])))
     images = vd.blend(record, out["classical"], dds)
     std = np.abs(std) * np.asarray(record["weight"], np.float32)[:, None, None]
     chosen = record["choice"].astype(str)

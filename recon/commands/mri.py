@@ -46,13 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "samples outside the calibration region, per fold, in (0, 0.5] "
                         "(default per method: cg-sense 0.2 of the points, l1-wavelet and tv 4 "
                         "folds of 0.1 of the lines, dds one fold of 0.2 of the lines)")
-    p.add_argument("--validate", default=None, metavar="on|off",
+    p.add_argument("--validate", default=None, metavar="on|off|settings",
                    help="dds: check each slice against held-out k-space (measurement-split "
                         "validation, as --lam auto): CG-SENSE, the L1-wavelet image (dds's warm "
                         "start), the dds mean and blends of the last two are scored and the "
                         "best kept; undecided keeps the L1-wavelet image; the record goes to "
                         "/validation in the output (default on for dds; --holdout sets the "
-                        "held-out fraction, default 0.2 of the lines)")
+                        "held-out fraction, default 0.2 of the lines). 'settings': also choose "
+                        "dds's warm-start level (0.5x, 1x, 2x) and consistency weight (1x, 3x) "
+                        "per slice (about 1.7x the time of 'on'; see BENCHMARKS.md)")
     p.add_argument("--iters", type=int, default=None, help="iterations (defaults: " + ", ".join(
         f"{m} {d['iters']}" for m, d in DEFAULTS.items() if "iters" in d) + ")")
     p.add_argument("--format", choices=("auto", "fastmri", "ismrmrd"), default="auto",

@@ -45,12 +45,17 @@ WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 CANDIDATES = ("tv", "blend 0.25", "blend 0.5", "blend 0.75", "dds")
 #: what an undecided slice returns: the classical image
 UNDECIDED = "tv"
-RECORD_FIELDS = ("heldout_residual", "noise_floor", "floor_spread", "decided", "weight",
-                 "choice", "noise_std")
+#: the record's fields from the decision (:func:`decide_all`), then from the posterior samples
+#: (:func:`add_agreement`)
+DECISION_FIELDS = ("heldout_residual", "noise_floor", "floor_spread", "decided", "weight",
+                   "choice", "noise_std")
+RECORD_FIELDS = (*DECISION_FIELDS, "posterior_agreement", "posterior_disagrees")
 ABOUT = ("validated dds per slice (recon.ct.validated_dds, recon.measurement_split): "
          "candidates = blend weights w of w*dds + (1-w)*tv (0: tv, 1: dds) fitted on the views "
          "not held out, their normalised held-out residuals, the noise floor and its spread, "
-         "whether it decided (undecided: tv), the weight used, the choice, the noise std")
+         "whether it decided (undecided: tv), the weight used, the choice, the noise std, and "
+         "the posterior samples' spread on the measured bins over the noise energy there "
+         "(agreement; nan where tv was kept and no samples were drawn)")
 
 
 def validation_slice(denoiser: Any, val_cfg: Any, tv_lam: float, tv_iters: int, A: Any,
@@ -79,6 +84,34 @@ def validation_slice(denoiser: Any, val_cfg: Any, tv_lam: float, tv_iters: int, 
     return {"residuals": res, "classical": x_tv}
 
 
+def posterior_slice(denoiser: Any, cfg: Any, A: Any, y: jax.Array, key: jax.Array,
+                    noise_std: jax.Array) -> dict:
+    """The full-budget DDS of one slice, pure JAX (the same computation as ``--validate off``):
+    posterior mean, std and the samples' spread energy on the measured bins,
+    ``mean_k ||A (x_k - x̄)||²``, the numerator of
+    :func:`recon.validated_diffusion.agreement` (one real component per bin)."""
+    from recon.diffusion.posterior import reconstruct_samples
+
+    cfg = dataclasses.replace(cfg, noise_std=noise_std)
+    mean, std, samples = reconstruct_samples(denoiser, A, y, cfg, key,
+                                             prior_var=float(denoiser.config.sigma_data) ** 2)
+    spread = jnp.mean(jax.vmap(lambda s: jnp.sum(A(s - mean) ** 2))(samples))
+    return {"mean": mean, "std": std, "spread": spread}
+
+
+def add_agreement(record: dict, spread: np.ndarray, n_bins: int) -> None:
+    """Put the posterior agreement (:func:`recon.validated_diffusion.agreement`, one real
+    component per bin) and its flag into ``record``; ``spread`` is nan for the slices that
+    kept TV (no samples: agreement nan, not flagged)."""
+    from recon.validated_diffusion import AGREEMENT_LIMIT, agreement
+
+    a = np.array([np.nan if not np.isfinite(s) else
+                  agreement(float(s), float(sd), n_bins, 1, components=1)
+                  for s, sd in zip(spread, record["noise_std"], strict=True)])
+    record["posterior_agreement"] = a
+    record["posterior_disagrees"] = np.nan_to_num(a, nan=0.0) > AGREEMENT_LIMIT
+
+
 def needs_dds(record: dict) -> np.ndarray:
     """Boolean per slice: whether the chosen candidate has a DDS part (weight > 0)."""
     return np.asarray(record["weight"]) > 0
@@ -93,13 +126,13 @@ def blend(record: dict, classical: np.ndarray, dds: np.ndarray) -> np.ndarray:
 
 def decide_all(out: dict, sinos: np.ndarray, held: np.ndarray, noise_std: np.ndarray
                ) -> dict:
-    """The record (:data:`RECORD_FIELDS`, per slice) from :func:`validation_slice`'s outputs
+    """The record (:data:`DECISION_FIELDS`, per slice) from :func:`validation_slice`'s outputs
     over ``S`` sinograms ``sinos``: the chosen candidate and its DDS weight, TV when
     undecided."""
     y = np.asarray(sinos, np.float64)
     n_held = int(np.sum(held))
     energy = np.sum((y * held) ** 2, axis=tuple(range(1, y.ndim)))
-    rec: dict[str, list] = {k: [] for k in RECORD_FIELDS}
+    rec: dict[str, list] = {k: [] for k in DECISION_FIELDS}
     for i in range(y.shape[0]):
         res = np.asarray(out["residuals"][i], np.float64)
         floor = noise_floor(float(noise_std[i]), n_held, 1, float(energy[i]), components=1)

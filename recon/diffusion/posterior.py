@@ -142,11 +142,13 @@ def build_sampler(
     noise_var: jax.Array,
     prior_var: float,
     x_start: jax.Array | None = None,
+    sigmas: jax.Array | None = None,
 ) -> Callable[[jax.Array], jax.Array]:
     """Return ``sample(key, sign=1) -> image`` for the configured method (the only branch on
     it); ``sign = -1`` negates every noise draw (the antithetic partner). With
     ``cfg.start_sigma`` the samples start at ``x_start + start_sigma n`` (in the prior's
-    intensity scale)."""
+    intensity scale). ``sigmas`` (may be traced, shape of :func:`noise_levels`'s) replaces
+    the configured noise levels, e.g. with a warm-start level chosen inside jit."""
     if (cfg.start_sigma is None) != (x_start is None):
         raise ValueError("a warm start needs both cfg.start_sigma and x_start (got "
                          f"start_sigma={cfg.start_sigma}, x_start "
@@ -156,11 +158,11 @@ def build_sampler(
                          f"{tuple(A.in_shape)}")
     offset = jnp.zeros(A.in_shape, A.in_dtype) if x_start is None else x_start
     if cfg.method == "score-mri":
-        sigmas = noise_levels(cfg, cfg.nfe // 2)
+        sigmas = noise_levels(cfg, cfg.nfe // 2) if sigmas is None else sigmas
         sampler = predictor_corrector
         consistency = Projection(A, y, iterations=cfg.cg_iterations)
     else:
-        sigmas = noise_levels(cfg, cfg.nfe)
+        sigmas = noise_levels(cfg, cfg.nfe) if sigmas is None else sigmas
         if cfg.method == "dds":
             sampler = functools.partial(ddim, eta=cfg.eta)
             consistency = ConjugateGradientProx(
@@ -205,10 +207,12 @@ def reconstruct(
     key: jax.Array,
     prior_var: float = 0.09,
     x_start: jax.Array | None = None,
+    **settings: jax.Array,
 ) -> tuple[jax.Array, jax.Array]:
     """Posterior mean and per-pixel standard deviation of ``x`` given ``y = A x + n``.
 
-    (:func:`reconstruct_samples` also returns the samples.)
+    (:func:`reconstruct_samples` also returns the samples; ``settings`` are its traced
+    ``sigmas`` and ``dc_weight``.)
 
     ``x_start``: the estimate a warm start (``cfg.start_sigma``) begins at, in the data's
     units (e.g. an L1-wavelet reconstruction of ``y``).
@@ -217,7 +221,7 @@ def reconstruct(
     vmap it over measurements. ``prior_var`` is the prior's data variance (EDM's
     ``sigma_data²``).
     """
-    mean, std, _ = reconstruct_samples(denoiser, A, y, cfg, key, prior_var, x_start)
+    mean, std, _ = reconstruct_samples(denoiser, A, y, cfg, key, prior_var, x_start, **settings)
     return mean, std
 
 
@@ -229,16 +233,27 @@ def reconstruct_samples(
     key: jax.Array,
     prior_var: float = 0.09,
     x_start: jax.Array | None = None,
+    sigmas: jax.Array | None = None,
+    dc_weight: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """:func:`reconstruct` that also returns the posterior samples ``(n_samples, *image)``, all
-    in the data's units: ``(mean, std, samples)``."""
+    in the data's units: ``(mean, std, samples)``.
+
+    Settings that may be traced (chosen inside jit, e.g. by :mod:`recon.validated_diffusion`):
+    ``sigmas`` replaces the noise levels of ``cfg`` (:func:`noise_levels`; a warm start begins
+    at ``sigmas[0]``), ``dc_weight`` multiplies the weight ``λ`` of the denoised estimate
+    against the data in DDS's consistency step (as ``cfg.dc_weight`` does: it scales the noise
+    variance ``λ`` is proportional to; > 1 trusts the prior more).
+    """
     scale = intensity_scale(A, y, cfg.target_level)
     y_n = y / scale.astype(y.dtype)
     noise_var = 0.0 if cfg.noise_std is None else (cfg.noise_std / scale) ** 2
+    if dc_weight is not None:
+        noise_var = noise_var * dc_weight
     noise_var = jnp.asarray(noise_var, jnp.finfo(A.in_dtype).dtype)
     if x_start is not None:
         x_start = (jnp.asarray(x_start) / scale).astype(A.in_dtype)
-    sample = build_sampler(cfg, denoiser, A, y_n, noise_var, prior_var, x_start)
+    sample = build_sampler(cfg, denoiser, A, y_n, noise_var, prior_var, x_start, sigmas)
     batch = default_sample_batch() if cfg.sample_batch is None else cfg.sample_batch
     antithetic = cfg.antithetic and cfg.n_samples % 2 == 0
     mean, std, samples = posterior_samples(sample, key, cfg.n_samples, batch_size=batch,

@@ -168,7 +168,8 @@ def _validated_mri(denoiser: Any, cfg: Any, noise_std: float, seed: int) -> Call
         out = {k: np.asarray(v)[None] for k, v in out.items()}
         for k in ("classical", "cg", "mean"):
             out[k] = out[k] * support
-        img, rec = vd.decide_all(out, np.asarray(m.y)[None], mask, held, np.array([noise_std]))
+        img, rec = vd.decide_all(out, np.asarray(m.y)[None], mask, held, np.array([noise_std]),
+                                 cfg.start_sigma)
         return np.abs(img[0]), out["std"][0] * support, {k: v[0] for k, v in rec.items()}
 
     return one

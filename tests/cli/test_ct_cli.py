@@ -175,6 +175,7 @@ def test_validated_dds_writes_the_record(tmp_path):
     """dds validates by default: TV, the dds mean and their blends scored on held-out views;
     the chosen image is that blend of the full-data TV and dds images (--validate off)."""
     from recon.ct.validated_dds import CANDIDATES, WEIGHTS
+    from recon.validated_diffusion import AGREEMENT_LIMIT
 
     src, out, off, tv = (tmp_path / n for n in ("in.h5", "v.h5", "off.h5", "tv.h5"))
     make_file(src)
@@ -196,6 +197,11 @@ def test_validated_dds_writes_the_record(tmp_path):
         assert np.all(g["noise_floor"][()] > 0) and f["noise_std_estimate"].shape == (2,)
         choice, weight = g["choice"][()], g["weight"][()]
         std = f["reconstruction_std"][()]
+        agree = g["posterior_agreement"][()]
+        # samples were drawn only where the choice has a dds part; elsewhere nan, not flagged
+        assert np.array_equal(np.isfinite(agree), weight > 0) and np.all(agree[weight > 0] >= 0)
+        assert np.array_equal(g["posterior_disagrees"][()],
+                              np.nan_to_num(agree) > AGREEMENT_LIMIT)
     with h5py.File(off) as f:
         dds, std_off = f["reconstruction"][()], f["reconstruction_std"][()]
         assert "validation" not in f
@@ -229,3 +235,16 @@ def test_validated_dds_undecided_returns_tv():
     assert rec["decided"].all() and [c.decode() for c in rec["choice"]] == ["blend 0.5"] * 2
     assert needs_dds(rec).all()
     np.testing.assert_allclose(blend(rec, tv, dds), 0.5)
+
+
+def test_ct_posterior_agreement_definition():
+    """Spread energy equal to the noise energy on the measured bins (one real component per
+    bin) gives 1; slices without samples (nan) stay nan and unflagged."""
+    from recon.ct.validated_dds import add_agreement
+
+    rec = {"noise_std": np.array([0.5, 0.5, 0.5])}
+    n_bins = 30 * 47
+    add_agreement(rec, np.array([0.25 * n_bins, np.nan, 5 * 0.25 * n_bins]), n_bins)
+    np.testing.assert_allclose(rec["posterior_agreement"][[0, 2]], [1.0, 5.0])
+    assert np.isnan(rec["posterior_agreement"][1])
+    assert list(rec["posterior_disagrees"]) == [False, False, True]

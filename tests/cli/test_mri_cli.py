@@ -254,18 +254,21 @@ def gaussian_prior(monkeypatch):
     monkeypatch.setattr(models, "load_prior", lambda name: gaussian_prior("mri"))
 
 
-def test_validated_dds_writes_the_record(tmp_path, fastmri_file, gaussian_prior):
+@pytest.mark.parametrize("mode", ["on", "settings"])
+def test_validated_dds_writes_the_record(tmp_path, fastmri_file, gaussian_prior, mode):
     """``--method dds`` validates by default: per slice the candidates' held-out residuals, the
     floor, the choice, the weight and the posterior agreement are in ``/validation``, and the
-    image is the chosen blend of the classical image and the dds mean."""
+    image is the chosen blend of the classical image and the dds mean. ``--validate settings``
+    also validates dds's warm-start level and consistency weight and runs the setting of
+    smallest held-out residual per slice."""
     from recon import validated_diffusion as vd
 
-    outs = {v: tmp_path / f"{v}.h5" for v in ("on", "off")}
+    outs = {v: tmp_path / f"{v}.h5" for v in (mode, "off")}
     for v, out in outs.items():
         assert main(["-q", "mri", str(fastmri_file), "--out", str(out), "--method", "dds",
                      "--nfe", "3", "--validate", v]) == 0
-    with h5py.File(outs["on"]) as f, h5py.File(outs["off"]) as g:
-        assert f.attrs["validate"] == "on" and g.attrs["validate"] == "off"
+    with h5py.File(outs[mode]) as f, h5py.File(outs["off"]) as g:
+        assert f.attrs["validate"] == mode and g.attrs["validate"] == "off"
         assert "validation" not in g
         v = f["validation"]
         assert set(v) == set(vd.RECORD_FIELDS) and "about" in v.attrs
@@ -280,7 +283,19 @@ def test_validated_dds_writes_the_record(tmp_path, fastmri_file, gaussian_prior)
         agree = v["posterior_agreement"][()]
         assert np.all(np.isfinite(agree)) and np.all(agree >= 0)
         assert np.array_equal(v["posterior_disagrees"][()], agree > vd.AGREEMENT_LIMIT)
-        if np.all(w == 1):  # dds chosen: the same image as without validation
+        # the dds settings: each slice runs the one of smallest held-out residual
+        settings = vd.SETTINGS_GRID if mode == "settings" else vd.SETTINGS
+        np.testing.assert_array_equal(v["settings"][()], np.tile(settings, (2, 1, 1)))
+        res = v["setting_residual"][()]
+        assert res.shape == (2, len(settings)) and np.all(res > 0)
+        if mode == "settings":  # the grid's validation runs differ
+            assert np.all(np.ptp(res, axis=1) > 0)
+        chosen = [settings[i] for i in np.argmin(res, axis=1)]
+        warm = float(f.attrs["warm_start"])
+        np.testing.assert_allclose(v["warm_start"][()], [lv * warm for lv, _ in chosen])
+        np.testing.assert_allclose(v["consistency_weight"][()], [d for _, d in chosen])
+        if np.all(w == 1) and all(c == settings[0] for c in chosen):
+            # dds at the configured setting: the same image as without validation
             np.testing.assert_allclose(f["reconstruction"][()], g["reconstruction"][()],
                                        rtol=1e-5, atol=1e-6)
 
@@ -308,8 +323,9 @@ def test_validated_dds_undecided_returns_the_classical_image(tmp_path, fastmri_f
 
 
 @pytest.mark.parametrize(("extra", "needle"), [
-    (["--method", "dds", "--validate", "maybe"], "--validate must be 'on' or 'off'"),
+    (["--method", "dds", "--validate", "maybe"], "--validate must be 'on', 'off' or"),
     (["--method", "cg-sense", "--validate", "on"], "--validate on checks dds"),
+    (["--method", "cg-sense", "--validate", "settings"], "--validate on checks dds"),
     (["--method", "dds", "--holdout", "0.9"], "--holdout"),
 ])
 def test_validate_bad_options_exit_2_without_output(tmp_path, fastmri_file, capsys, extra,

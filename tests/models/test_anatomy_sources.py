@@ -46,12 +46,16 @@ def test_md_table():
 
 # ----------------------------------------------------- SynthSeg-style training images (item 3)
 def _label_maps(size: int = 64) -> np.ndarray:
-    """A disc 'brain': WM core, GM ring, CSF spot in the middle; T1 channel unused."""
+    """A disc 'brain': WM core, GM ring, CSF spot in the middle; T1 channel unused; the
+    head-layer coordinate of :func:`models.data.brain.load_volumes` (1 mm pixels)."""
+    from models.data.brain import HEAD_MM
+
     r = np.hypot(*np.meshgrid(*(np.arange(size) - (size - 1) / 2,) * 2, indexing="ij"))
     wm = ((r > 5) & (r < 16)).astype(np.float32)
     gm = ((r >= 16) & (r < 26)).astype(np.float32)
     csf = (r <= 5).astype(np.float32)
-    return np.stack([gm, wm, csf, np.zeros_like(gm)])
+    head = np.clip(1.0 - np.maximum(r - 26, 0) / HEAD_MM, 0, 1).astype(np.float32)
+    return np.stack([gm, wm, csf, np.zeros_like(gm), head])
 
 
 def test_synthseg_deterministic_and_varied():
@@ -72,6 +76,10 @@ def test_synthseg_deterministic_and_varied():
     mag = np.abs(a)
     diff = mag[:, (r > 8) & (r < 12)].mean(1) - mag[:, (r > 19) & (r < 23)].mean(1)
     assert diff.max() > 0.1 and diff.min() < -0.1, diff
+    # skull and scalp: in some images the 3-12 mm outside the brain are brighter than the air
+    # beyond (bright scalp), in others not (skull-stripped, or a dark scalp)
+    shell = mag[:, (r > 31) & (r < 36)].mean(1) - mag[:, r > 44].mean(1)
+    assert shell.max() > 0.15 and shell.min() < 0.05, shell
 
 
 def test_synthseg_is_opt_in():
@@ -89,3 +97,23 @@ def test_synthseg_is_opt_in():
         assert cfg["data"]["synthseg"] is False  # the shipped priors' data are unchanged
     cfg = resolve_config(json.loads((root / "mri-brain-synthseg.json").read_text()))
     assert make_source(cfg["data"]).synthseg is True
+
+
+def test_synthseg_fraction_mixes_and_is_checked():
+    """``synthseg_fraction`` draws per image between the two syntheses (0 and 1: one only);
+    outside [0, 1] it is refused."""
+    import jax
+
+    from models.data import brain
+    from models.data.registry import make_source
+
+    with pytest.raises(ValueError, match="synthseg_fraction"):
+        make_source({"kind": "brain", "synthseg": True, "synthseg_fraction": 1.5})
+    vols = jax.numpy.asarray(np.stack([np.pad(m, 40) for m in _label_maps(64)])[..., None]
+                             .repeat(160, axis=-1))  # a column: every plane sees the disc
+    key = jax.random.key(5)
+    plain, synth, mixed = (np.asarray(brain._sample(vols, key, 8, 32, f)) for f in (0.0, 1.0, 0.5))
+    same_plain = [np.array_equal(m, p) for m, p in zip(mixed, plain, strict=True)]
+    same_synth = [np.array_equal(m, s) for m, s in zip(mixed, synth, strict=True)]
+    assert all(a or b for a, b in zip(same_plain, same_synth, strict=True))
+    assert any(same_plain) and any(same_synth)

@@ -47,7 +47,8 @@ def _outputs(res, h=8, w=8):
     classical = (rng.standard_normal((1, h, w)) + 1j).astype(np.complex64)
     mean = (rng.standard_normal((1, h, w)) - 1j).astype(np.complex64)
     return {"residuals": np.asarray([res], np.float32), "classical": classical, "mean": mean,
-            "cg": 2 * classical,
+            "cg": 2 * classical, "setting": np.asarray([2]),
+            "setting_residuals": np.asarray([[0.3, 0.2, 0.1, 0.4]], np.float32),
             "std": np.ones((1, h, w), np.float32), "spread": np.asarray([3.0], np.float32)}
 
 
@@ -65,8 +66,13 @@ def test_decide_all_images_and_record(res, choice, decided):
     ksp = np.ones((1, 2, h, w), np.complex64) * mask
     out = _outputs(res, h, w)
     sigma = np.sqrt(np.sum(np.abs(ksp * held) ** 2) / (2 * held.sum() * 2))  # floor 1.0
-    images, rec = vd.decide_all(out, ksp, mask, held, np.array([sigma]))
+    images, rec = vd.decide_all(out, ksp, mask, held, np.array([sigma]), 0.25,
+                                vd.SETTINGS_GRID)
     assert set(rec) == set(vd.RECORD_FIELDS)
+    level, weight = vd.SETTINGS_GRID[2]
+    assert rec["warm_start"][0] == pytest.approx(0.25 * level)
+    assert rec["consistency_weight"][0] == weight
+    np.testing.assert_allclose(rec["setting_residual"][0], [0.3, 0.2, 0.1, 0.4], rtol=1e-6)
     assert rec["noise_floor"][0] == pytest.approx(1.0, rel=1e-5)
     weight = vd.dds_weight(choice)
     assert rec["weight"][0] == weight and rec["decided"][0] == decided
