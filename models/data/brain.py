@@ -35,9 +35,9 @@ random Gaussian intensity per label (background, GM, WM, CSF, skull, scalp: mean
 deviation, so T1-, T2- and PD-like and unnatural contrasts all occur) mixed by the tissue
 probabilities (partial volume) and slightly blurred (texture), where CSF rim, skull and scalp are
 shells of random thickness at random distances outside the brain mask (the template is
-skull-stripped; three in four images get them); lesion-like blobs in the tissue and bright vessel-like
-curved segments; bias field; coil shading (root-sum-of-squares of a few simulated surface-coil
-sensitivities); smooth phase; then in k-space Gibbs ringing (truncation to a random central
+skull-stripped; three in four images get them); lesion-like blobs in the tissue and bright
+vessel-like curved segments; bias field; coil shading (root-sum-of-squares of a few simulated
+surface-coil sensitivities); smooth phase; then in k-space Gibbs ringing (truncation to a random central
 fraction per axis), partial Fourier (a random side fraction of the phase-encode lines zeroed) and
 complex noise. The T1 template itself is never used as an intensity there. ``synthseg_fraction``
 mixes the two kinds of images per draw.
@@ -334,7 +334,8 @@ def _sample(vols: jnp.ndarray, key: jax.Array, n: int, patch: int,
 class BrainSource:
     """Synthetic complex brain planes: ``sample(key, B) -> (B, patch, patch)`` complex64;
     ``synthseg=True``: :func:`synthesize_synthseg` instead of :func:`synthesize` (module
-    docstring) for a fraction ``synthseg_fraction`` of the images, drawn per image. Held-out images (:meth:`heldout`) are the same either way."""
+    docstring) for a fraction ``synthseg_fraction`` of the images, drawn per image. Held-out
+    images (:meth:`heldout`) are the same either way."""
 
     is_complex = True
 
