@@ -177,11 +177,11 @@ def settings_schedules(cfg: Any, settings=SETTINGS) -> tuple[jax.Array, jax.Arra
 def validated_slice(denoiser: Any, cfg: Any, val_cfg: Any, l1: dict, maps, y, key,
                     mask, train, held, cg: dict | None = None, settings=SETTINGS) -> dict:
     """One slice, pure JAX (vmap over slices): the validation DDS of every one of ``settings``
-    (:data:`SETTINGS` or :data:`SETTINGS_GRID`) fitted on ``train`` and the index of the one
-    of smallest held-out residual; the held-out residuals of the candidates
-    (:data:`CANDIDATES`, the DDS ones at that setting); the full-data classical images
-    (L1-wavelet with ``l1``, CG-SENSE with ``cg``, default :data:`recon.cli_options.DEFAULTS`)
-    and the DDS mean, std and samples' spread energy on the acquired samples (numerator of :func:`agreement`) at that setting."""
+    (:data:`SETTINGS` or :data:`SETTINGS_GRID`) fitted on ``train`` and the index of the one of
+    smallest held-out residual; the held-out residuals of the candidates (:data:`CANDIDATES`, the
+    DDS ones at that setting); the full-data classical images (L1-wavelet with ``l1``, CG-SENSE with
+    ``cg``, default :data:`recon.cli_options.DEFAULTS`) and the DDS mean, std and samples' spread
+    energy on the acquired samples (numerator of :func:`agreement`) at that setting."""
     from operators.mri import sense
     from recon.cli_options import DEFAULTS
     from recon.diffusion.posterior import reconstruct, reconstruct_samples

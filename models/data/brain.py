@@ -37,10 +37,10 @@ probabilities (partial volume) and slightly blurred (texture), where CSF rim, sk
 shells of random thickness at random distances outside the brain mask (the template is
 skull-stripped; three in four images get them); lesion-like blobs in the tissue and bright
 vessel-like curved segments; bias field; coil shading (root-sum-of-squares of a few simulated
-surface-coil sensitivities); smooth phase; then in k-space Gibbs ringing (truncation to a random central
-fraction per axis), partial Fourier (a random side fraction of the phase-encode lines zeroed) and
-complex noise. The T1 template itself is never used as an intensity there. ``synthseg_fraction``
-mixes the two kinds of images per draw.
+surface-coil sensitivities); smooth phase; then in k-space Gibbs ringing (truncation to a random
+central fraction per axis), partial Fourier (a random side fraction of the phase-encode lines
+zeroed) and complex noise. The T1 template itself is never used as an intensity there.
+``synthseg_fraction`` mixes the two kinds of images per draw.
 
 Held-out slab: the axial planes ``z in [HOLDOUT_Z0, HOLDOUT_Z1)`` (voxel indices) are never read by
 training in any orientation: axial training planes stay outside the band, and coronal/sagittal
