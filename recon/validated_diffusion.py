@@ -19,7 +19,10 @@ measurements by measurement-split validation (:mod:`recon.measurement_split`, th
    mean ``x_d`` warm-started from it, on a reduced budget (:data:`VALIDATION_NFE` network
    evaluations for each of one antithetic pair of samples, instead of the final run's
    ``--samples`` x ``--nfe``), and the blends ``w x_d + (1 - w) x_c`` for ``w`` in
-   :data:`WEIGHTS` (``w = 0``: classical, ``w = 1``: diffusion);
+   :data:`WEIGHTS` (``w = 0``: classical, ``w = 1``: diffusion). With ``--validate settings``
+   (b) runs for every DDS setting of :data:`SETTINGS_GRID` (warm-start level 0.5x, 1x, 2x
+   the configured one; weight ``λ`` of the denoised estimate in the consistency step 1x, 3x),
+   and the setting of smallest held-out residual is the one used below;
 3. score every candidate by its normalised held-out residual
    ``r_w = ||P_v (A x_w - y)||² / ||P_v y||²`` (:func:`recon.measurement_split.heldout_residual`)
    and choose with :func:`recon.measurement_split.decide`: the smallest residual, unless every
@@ -60,6 +63,12 @@ Limits:
 - Only the candidates are compared: on an image where every one of them is poor (a
   photograph far from brains, 8x: ``experiments/validated_dds_stress.json``) the best of them
   is still poor.
+- *Settings.* The validation DDS ranks settings on its reduced budget; the ranking need not
+  hold at the full budget (a lower warm-start level is better after a few network
+  evaluations and can be worse after 50). Measured on the real test slices
+  (``experiments/validated_dds_settings.json``, BENCHMARKS.md): the settings of the grid
+  differ by at most a few tenths of a dB there, and choosing among them changes little, so
+  ``--validate on`` keeps the configured setting (:data:`SETTINGS`) and the grid is opt-in.
 - One fold: the held-out lines are few at high acceleration (8x with a 4 % centre: about 3 of
   192 lines), so the score is noisy there; more folds cost one validation DDS each.
 
@@ -68,7 +77,7 @@ see its docstring. The per-slice record (:data:`RECORD_FIELDS`) goes to ``/valid
 output file.
 
 Cost: the validation adds one L1-wavelet solve, two CG-SENSE solves (fit part and all data)
-and ``2 x VALIDATION_NFE`` network evaluations per slice to today's one L1-wavelet solve and
+and ``2 x VALIDATION_NFE`` network evaluations per validated setting and slice to today's one L1-wavelet solve and
 ``samples x nfe`` (default 50) evaluations (measured: ``experiments/validated_dds.json``).
 """
 
