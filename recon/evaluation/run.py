@@ -431,7 +431,9 @@ def _validation_section(mod: str, m: MethodOutput) -> Section:
             row[f"r {name}"] = float(res)
         row.update({"floor": float(r["noise_floor"]), "floor spread": float(r["floor_spread"]),
                     "agreement": float(r["posterior_agreement"]),
-                    "samples disagree": bool(r["posterior_disagrees"])})
+                    "samples disagree": bool(r["posterior_disagrees"]),
+                    "warm start": float(r["warm_start"]),
+                    "λ factor": float(r["consistency_weight"])})
         rows.append(row)
     return Section(
         f"{mod}: {m.name}, per image", rows, [],
@@ -444,4 +446,6 @@ def _validation_section(mod: str, m: MethodOutput) -> Section:
          "posterior samples' spread pushed through the forward model on the acquired samples, "
          "over the noise energy there (> "
          f"{vd.AGREEMENT_LIMIT:g}: the samples disagree on measured data more than the noise "
-         "explains). Errors in frequencies nobody measured are invisible to r."])
+         "explains). Errors in frequencies nobody measured are invisible to r. Warm start "
+         "and λ factor: the DDS setting used (validated per image only with recon mri "
+         "--validate settings)."])

@@ -64,6 +64,7 @@ def test_evaluate_mri_with_injected_prior():
     assert row["choice"] in vd.CANDIDATES
     assert all(row[f"r {name}"] > 0 for name in vd.CANDIDATES)
     assert np.isfinite(row["agreement"]) and row["floor"] > 0
+    assert row["λ factor"] == vd.SETTINGS[0][1] and row["warm start"] > 0
 
 
 @pytest.mark.parametrize(
