@@ -77,8 +77,9 @@ see its docstring. The per-slice record (:data:`RECORD_FIELDS`) goes to ``/valid
 output file.
 
 Cost: the validation adds one L1-wavelet solve, two CG-SENSE solves (fit part and all data)
-and ``2 x VALIDATION_NFE`` network evaluations per validated setting and slice to today's one L1-wavelet solve and
-``samples x nfe`` (default 50) evaluations (measured: ``experiments/validated_dds.json``).
+and ``2 x VALIDATION_NFE`` network evaluations per validated setting and slice to today's one
+L1-wavelet solve and ``samples x nfe`` (default 50) evaluations (measured:
+``experiments/validated_dds.json``, ``experiments/validated_dds_settings.json``).
 """
 
 from __future__ import annotations
