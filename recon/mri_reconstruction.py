@@ -22,7 +22,7 @@ import pathlib
 
 import numpy as np
 
-from recon.cli_options import validating
+from recon.cli_options import VALIDATE_ON, validating
 from recon.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -126,9 +126,9 @@ def check_options(args: argparse.Namespace) -> None:
     elif args.lam is not None and not (np.isfinite(args.lam) and args.lam >= 0):
         raise UserError(f"--lam must be a finite number >= 0, got {args.lam}")
     validate = getattr(args, "validate", None)
-    if validate is not None and validate not in ("on", "off", "settings"):
+    if validate is not None and validate not in (*VALIDATE_ON, "off"):
         raise UserError(f"--validate must be 'on', 'off' or 'settings', got {validate!r}")
-    if validate in ("on", "settings") and args.method != "dds":
+    if validate in VALIDATE_ON and args.method != "dds":
         raise UserError(f"--validate on checks dds against its classical warm start, not "
                         f"{args.method} (for a classical weight use --lam auto)")
     holdout = getattr(args, "holdout", None)

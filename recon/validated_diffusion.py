@@ -232,9 +232,15 @@ def validated_slice(denoiser: Any, cfg: Any, val_cfg: Any, l1: dict, maps, y, ke
         denoiser, A, y, cfg, key, prior_var=prior_var,
         x_start=xc if cfg.start_sigma is not None else None,
         sigmas=sigmas[best], dc_weight=dc[best])
-    spread = jnp.mean(jax.vmap(lambda s: jnp.sum(jnp.abs(A(s - mean)) ** 2))(samples))
     return {"residuals": res, "setting_residuals": setting_res, "setting": best,
-            "classical": xc, "cg": xcg, "mean": mean, "std": std, "spread": spread}
+            "classical": xc, "cg": xcg, "mean": mean, "std": std,
+            "spread": spread_energy(A, samples, mean)}
+
+
+def spread_energy(A: Any, samples: jax.Array, mean: jax.Array) -> jax.Array:
+    """``mean_k ||A (x_k - x̄)||²``: the posterior samples' spread around their mean pushed
+    through the forward model (the numerator of :func:`agreement`; MRI and CT)."""
+    return jnp.mean(jax.vmap(lambda s: jnp.sum(jnp.abs(A(s - mean)) ** 2))(samples))
 
 
 def validation_config(cfg: Any, nfe: int = VALIDATION_NFE) -> Any:

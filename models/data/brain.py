@@ -316,7 +316,8 @@ def synthesize_synthseg(key: jax.Array, maps: jnp.ndarray) -> jnp.ndarray:
 def _sample(vols: jnp.ndarray, key: jax.Array, n: int, patch: int,
             synthseg: float = 0.0) -> jnp.ndarray:
     """``n`` planes, each from :func:`synthesize_synthseg` with probability ``synthseg`` and
-    from :func:`synthesize` otherwise (0 and 1 compile only the one that is used)."""
+    from :func:`synthesize` otherwise (0 and 1 compile only the one that is used; a fraction in
+    between computes both per image and keeps one, as a branch under vmap would)."""
 
     def one(k):
         kc, ks, kw = jax.random.split(k, 3)

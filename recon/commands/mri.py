@@ -54,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "/validation in the output (default on for dds; --holdout sets the "
                         "held-out fraction, default 0.2 of the lines). 'settings': also choose "
                         "dds's warm-start level (0.5x, 1x, 2x) and consistency weight (1x, 3x) "
-                        "per slice (about 1.7x the time of 'on'; see BENCHMARKS.md)")
+                        "per slice (about 2x the time of dds alone, 1.6x that of 'on'; see "
+                        "BENCHMARKS.md)")
     p.add_argument("--iters", type=int, default=None, help="iterations (defaults: " + ", ".join(
         f"{m} {d['iters']}" for m, d in DEFAULTS.items() if "iters" in d) + ")")
     p.add_argument("--format", choices=("auto", "fastmri", "ismrmrd"), default="auto",

@@ -91,12 +91,12 @@ def posterior_slice(denoiser: Any, cfg: Any, A: Any, y: jax.Array, key: jax.Arra
     ``mean_k ||A (x_k - x̄)||²``, the numerator of
     :func:`recon.validated_diffusion.agreement` (one real component per bin)."""
     from recon.diffusion.posterior import reconstruct_samples
+    from recon.validated_diffusion import spread_energy
 
     cfg = dataclasses.replace(cfg, noise_std=noise_std)
     mean, std, samples = reconstruct_samples(denoiser, A, y, cfg, key,
                                              prior_var=float(denoiser.config.sigma_data) ** 2)
-    spread = jnp.mean(jax.vmap(lambda s: jnp.sum(A(s - mean) ** 2))(samples))
-    return {"mean": mean, "std": std, "spread": spread}
+    return {"mean": mean, "std": std, "spread": spread_energy(A, samples, mean)}
 
 
 def add_agreement(record: dict, spread: np.ndarray, n_bins: int) -> None:
