@@ -88,9 +88,9 @@ def _batched(method: str, mask_bytes: bytes, shape: tuple[int, ...], lam: float,
 
 
 #: ``--lam auto``: coarse candidates (multiples of the method's default weight), then the
-#: best one's neighbours at half and twice its weight (:mod:`recon.measurement_split`)
+#: best one's neighbours (:class:`recon.measurement_split.Scheme` ``refine``: half and twice
+#: its weight) and the method's ``shrink`` (:data:`recon.measurement_split.SCHEMES`)
 AUTO_GRID = (1 / 16, 1 / 4, 1.0, 4.0, 16.0, 64.0)
-AUTO_REFINE = (0.5, 2.0)
 
 
 def _grid_solver(method: str, iters: int) -> Callable:
@@ -145,7 +145,8 @@ def _validated_weights(method: str, kb: jax.Array, maps: jax.Array, mask: np.nda
                       for _, held in splits)
     floors = [noise_floor(float(noise_std[i]), n_held, nc, float(held_energy[i]))
               for i in range(nb)]
-    return choose_weights(candidates, default, AUTO_GRID, AUTO_REFINE, floors, 2 * n_held * nc)
+    return choose_weights(candidates, default, AUTO_GRID, scheme.refine, floors,
+                          2 * n_held * nc, shrink=scheme.shrink)
 
 
 def _as_mask(mask: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -182,12 +183,14 @@ def reconstruct(
         lam, iters: solver options (``None``: :data:`DEFAULTS`; ``lam`` is relative).
             ``lam="auto"``: the weight of each slice is chosen by measurement-split validation
             (:mod:`recon.measurement_split`) among :data:`AUTO_GRID` times the default and the
-            best one's :data:`AUTO_REFINE` neighbours, then the slice is reconstructed from all
+            best one's neighbours, corrected by the method's ``shrink`` factor
+            (:data:`recon.measurement_split.SCHEMES`), then the slice is reconstructed from all
             its data with it (8 validation solves per fold, one final solve); an
             undecided validation keeps the default weight.
         holdout: held-out fraction per fold for ``lam="auto"``, in ``(0, 0.5]`` (default:
             the method's :data:`recon.measurement_split.SCHEMES`).
-        record: for ``lam="auto"``, filled per slice with ``lam`` ``(S,)``, ``candidates`` and
+        record: for ``lam="auto"``, filled per slice with ``lam`` ``(S,)`` (the weight used),
+            ``validated`` ``(S,)`` (the best candidate before the shrink), ``candidates`` and
             ``heldout_residual`` ``(S, 8)``, ``noise_floor`` ``(S,)``, ``decided`` ``(S,)``.
         calib, calib_mask: k-space and mask to calibrate the coil maps on (ISMRMRD files
             with separate ACS lines); default the data itself. ESPIRiT calibrates on the
@@ -226,8 +229,7 @@ def reconstruct(
         scheme = SCHEMES[method]  # refuse a bad fraction or too few samples before any work
         split(mask, (h, w), scheme.fraction if holdout is None else holdout,
               lines=scheme.lines)
-        chosen = {k: [] for k in ("lam", "candidates", "heldout_residual", "noise_floor",
-                                  "decided")}
+        chosen: dict[str, list] = {}
     out = np.zeros((ns, h, w), np.float32)
     for start in range(0, ns, batch):
         interrupts.check()  # a SIGINT/SIGTERM stops before the next jitted step
@@ -248,7 +250,7 @@ def reconstruct(
                 rec = _validated_weights(method, kb, maps, mask, float(opts["lam"]),
                                          int(opts["iters"]), holdout, 0, sigma)
                 for k, v in rec.items():
-                    chosen[k].append(v[: stop - start])
+                    chosen.setdefault(k, []).append(v[: stop - start])
                 interrupts.check()
                 full = np.broadcast_to(mask if mask.ndim == 2 else mask[None], (h, w))
                 img = jnp.abs(aot.call(f"mri-{method}-grid", lambda: _grid_solver(

@@ -104,8 +104,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as err:
             raise UserError(f"{args.input}: --lam auto: {err}") from None
         noise = noise_levels(args, sino)
-        record = {k: [] for k in ("lam", "candidates", "heldout_residual", "noise_floor",
-                                  "decided")}
+        record: dict[str, list] = {}
         size = max(1, args.batch or 8)
         for start in range(0, sino.shape[0], size):
             interrupts.check()
@@ -113,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             rec = validated_tv(A, sino[part], noise["std"][part], iters=args.iters,
                                fraction=args.holdout, seed=args.seed)
             for k, v in rec.items():
-                record[k].append(v)
+                record.setdefault(k, []).append(v)
         record = {k: np.concatenate(v) for k, v in record.items()}
         record["noise_std"] = noise["std"]
         decided = int(record["decided"].sum())

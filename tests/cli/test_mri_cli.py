@@ -10,6 +10,7 @@ import pytest
 from operators.mri import random_mask
 from recon.cli import main
 from recon.io import write_fastmri, write_ismrmrd
+from recon.measurement_split import SCHEMES
 from recon.metrics import psnr
 from recon.simulate import phantom_kspace
 
@@ -230,7 +231,11 @@ def test_lam_auto_writes_the_validation_record(tmp_path, fastmri_file):
     with h5py.File(out) as f:
         v = f["validation"]
         assert v["lam"].shape == (2,) and v["heldout_residual"].shape == (2, 8)
-        assert np.all(np.isin(v["lam"][()][v["decided"][()]], v["candidates"][()]))
+        decided = v["decided"][()]
+        assert np.all(np.isin(v["validated"][()][decided], v["candidates"][()]))
+        # the weight used is the validated one times the method's shrink factor
+        shrink = SCHEMES["cg-sense"].shrink
+        assert np.allclose(v["lam"][()][decided], v["validated"][()][decided] * shrink)
         assert f.attrs["lam"] == "auto"
 
 

@@ -82,9 +82,24 @@ def test_auto_weight_is_close_to_the_oracle_on_a_noisy_phantom(method):
     record: dict = {}
     auto = psnr(target, reconstruct(k, m, method, lam="auto", iters=40, record=record))
     assert record["candidates"].shape == record["heldout_residual"].shape == (1, 8)
-    assert record["noise_floor"][0] > 0 and record["lam"][0] in record["candidates"][0]
+    assert record["noise_floor"][0] > 0 and record["validated"][0] in record["candidates"][0]
+    assert np.isclose(record["lam"][0], record["validated"][0] * ms.SCHEMES[method].shrink)
     assert max(scores) - auto < 1.0, (auto, max(scores), record["lam"], grid)
     assert auto > min(scores) + 1.0  # the choice matters here: the grid spans > 1 dB
+
+
+def test_choose_weights_refines_shrinks_decided_slices_and_keeps_the_default_otherwise():
+    # slice 0: a residual smallest at 8 (the coarse grid has 4 and 16, the refinement finds
+    # 8), far above its floor; slice 1: every candidate at its noise floor (undecided)
+    def score(lams):
+        return np.stack([1.0 + 0.1 * (np.log2(lams[0]) - 3.0) ** 2, np.ones(lams.shape[1])])
+
+    rec = ms.choose_weights(score, 1.0, (1 / 4, 1.0, 4.0, 16.0), (0.5, 2.0),
+                            floors=[0.5, 1.0], n_real=200, shrink=0.5)
+    assert rec["decided"].tolist() == [True, False]
+    assert rec["validated"][0] == 8.0 and rec["lam"][0] == 4.0
+    assert rec["validated"][1] == 1.0 and rec["lam"][1] == 1.0  # the default, not shrunk
+    assert rec["candidates"].shape == rec["heldout_residual"].shape == (2, 6)
 
 
 def test_sinogram_split_random_bins_and_whole_views():
