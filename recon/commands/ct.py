@@ -9,8 +9,9 @@ Without ``--noise-std`` the diffusion methods use the noise std per bin estimate
 slice's sinogram (:mod:`recon.ct.noise_estimate`), logged and stored as ``noise_std_estimate``
 ``(slices,)``. ``--method tv --lam auto`` chooses each slice's weight by measurement-split
 validation on held-out sinogram bins (:func:`recon.ct.classical.validated_tv`) and stores the
-record in the group ``validation`` (``lam``, ``candidates``, ``heldout_residual``,
-``noise_floor``, ``decided``, ``noise_std``), as ``recon mri --lam auto`` does.
+record in the group ``validation`` (``lam``, ``validated``, ``candidates``,
+``heldout_residual``, ``noise_floor``, ``decided``, ``noise_std``), as ``recon mri --lam auto``
+does.
 """
 
 from __future__ import annotations
