@@ -70,6 +70,9 @@ def test_decide_is_undecided_within_the_noise_floor_and_picks_the_minimum_outsid
     floor, n = 0.1, 20_000  # spread = 3 * 0.1 * sqrt(2 / 20000) = 0.003
     assert ms.decide([0.101, 0.1015, 0.102], floor, n).best is None
     assert ms.decide([0.2, 0.12, 0.3], floor, n).best == 1
+    # far above the floor, but no candidate predicts the held-out samples better than zero
+    assert ms.decide([1.2, 1.05, 1.3], floor, n).best == 1
+    assert ms.decide([1.2, 1.05, 1.3], floor, n, must_beat_zero=True).best is None
 
 
 @pytest.mark.parametrize("method", ["cg-sense", "tv"])
@@ -90,16 +93,18 @@ def test_auto_weight_is_close_to_the_oracle_on_a_noisy_phantom(method):
 
 def test_choose_weights_refines_shrinks_decided_slices_and_keeps_the_default_otherwise():
     # slice 0: a residual smallest at 8 (the coarse grid has 4 and 16, the refinement finds
-    # 8), far above its floor; slice 1: every candidate at its noise floor (undecided)
+    # 8), far above its floor; slice 1: every candidate at its noise floor (undecided);
+    # slice 2: slice 0's shape above 1, no weight better than predicting zero (undecided)
     def score(lams):
-        return np.stack([1.0 + 0.1 * (np.log2(lams[0]) - 3.0) ** 2, np.ones(lams.shape[1])])
+        shape = 0.1 * (np.log2(lams[0]) - 3.0) ** 2
+        return np.stack([0.2 + shape, np.full(lams.shape[1], 0.3), 1.01 + shape])
 
     rec = ms.choose_weights(score, 1.0, (1 / 4, 1.0, 4.0, 16.0), (0.5, 2.0),
-                            floors=[0.5, 1.0], n_real=200, shrink=0.5)
-    assert rec["decided"].tolist() == [True, False]
+                            floors=[0.1, 0.3, 0.1], n_real=200, shrink=0.5)
+    assert rec["decided"].tolist() == [True, False, False]
     assert rec["validated"][0] == 8.0 and rec["lam"][0] == 4.0
-    assert rec["validated"][1] == 1.0 and rec["lam"][1] == 1.0  # the default, not shrunk
-    assert rec["candidates"].shape == rec["heldout_residual"].shape == (2, 6)
+    assert rec["validated"][1:].tolist() == rec["lam"][1:].tolist() == [1.0, 1.0]  # default
+    assert rec["candidates"].shape == rec["heldout_residual"].shape == (3, 6)
 
 
 def test_sinogram_split_random_bins_and_whole_views():
