@@ -260,7 +260,9 @@ def decide(residuals, floor: float, n_real: int, must_beat_zero: bool = False) -
     tuning slice (Colin27 z62 at 4x, TV, 3 held-out lines per fold): residuals 1.006-1.19,
     not monotone in the weight, and their minimum, at 128x the default, lost 5.6 dB. Validated
     dds does not use it: its candidates are blends of two images, and residuals above 1 still
-    ranked them as the truth did on the three such slices measured (BENCHMARKS.md)."""
+    ranked them as the truth did on the four such slices measured (dipy S0 3 and Colin27
+    z115 at 8x in ``experiments/validated_dds_synthseg_prior.json``, the cameraman at 4x and
+    8x in ``experiments/validated_dds_stress.json``)."""
     r = np.asarray(residuals, np.float64)
     spread = float(3 * floor * np.sqrt(2.0 / max(n_real, 1)))
     excess = r - floor
