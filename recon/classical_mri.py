@@ -88,9 +88,10 @@ def _batched(method: str, mask_bytes: bytes, shape: tuple[int, ...], lam: float,
 
 
 #: ``--lam auto``: coarse candidates (multiples of the method's default weight), then the
-#: best one's neighbours (:class:`recon.measurement_split.Scheme` ``refine``: half and twice
-#: its weight) and the method's ``shrink`` (:data:`recon.measurement_split.SCHEMES`)
+#: best one's neighbours at half and twice its weight, times the method's ``shrink``
+#: (:data:`recon.measurement_split.SCHEMES`)
 AUTO_GRID = (1 / 16, 1 / 4, 1.0, 4.0, 16.0, 64.0)
+AUTO_REFINE = (0.5, 2.0)
 
 
 def _grid_solver(method: str, iters: int) -> Callable:
@@ -145,7 +146,7 @@ def _validated_weights(method: str, kb: jax.Array, maps: jax.Array, mask: np.nda
                       for _, held in splits)
     floors = [noise_floor(float(noise_std[i]), n_held, nc, float(held_energy[i]))
               for i in range(nb)]
-    return choose_weights(candidates, default, AUTO_GRID, scheme.refine, floors,
+    return choose_weights(candidates, default, AUTO_GRID, AUTO_REFINE, floors,
                           2 * n_held * nc, shrink=scheme.shrink)
 
 
@@ -183,7 +184,7 @@ def reconstruct(
         lam, iters: solver options (``None``: :data:`DEFAULTS`; ``lam`` is relative).
             ``lam="auto"``: the weight of each slice is chosen by measurement-split validation
             (:mod:`recon.measurement_split`) among :data:`AUTO_GRID` times the default and the
-            best one's neighbours, corrected by the method's ``shrink`` factor
+            best one's :data:`AUTO_REFINE` neighbours, corrected by the method's ``shrink`` factor
             (:data:`recon.measurement_split.SCHEMES`), then the slice is reconstructed from all
             its data with it (8 validation solves per fold, one final solve); an
             undecided validation keeps the default weight.

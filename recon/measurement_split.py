@@ -68,9 +68,8 @@ class Scheme:
 
     ``lines``: hold out whole phase-encode lines of a 1-D mask (else random points; 2-D masks
     always use points); ``folds`` disjoint held-out sets whose residuals are averaged, each a
-    ``fraction`` of the acquired samples outside the calibration region; ``refine``: the
-    multiples of the best coarse weight scored next; ``shrink``: the factor applied to the
-    validated weight before the final solve on all the data (below).
+    ``fraction`` of the acquired samples outside the calibration region; ``shrink``: the factor
+    applied to the validated weight before the final solve on all the data (below).
 
     Why a shrink factor: the candidates are fitted on ``1 - ρ`` of the samples outside the
     calibration region, a higher acceleration than the final solve sees, and the weight that
@@ -83,7 +82,6 @@ class Scheme:
     lines: bool
     folds: int
     fraction: float
-    refine: tuple[float, ...] = (0.5, 2.0)
     shrink: float = 1.0
 
 
