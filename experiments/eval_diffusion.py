@@ -206,6 +206,8 @@ def samples_of(name: str) -> int:
 
 
 def pick(settings: list[dict], scores: list[float]) -> dict:
+    for st, sc in zip(settings, scores, strict=True):
+        print(f"  validation {sc:.2f} dB: {st or 'defaults'}", flush=True)
     best = settings[int(np.argmax(scores))]
     print(f"selected on validation: {best or 'defaults'} "
           f"({max(scores):.2f} dB; range {min(scores):.2f}-{max(scores):.2f})", flush=True)

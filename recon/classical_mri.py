@@ -91,7 +91,6 @@ def _batched(method: str, mask_bytes: bytes, shape: tuple[int, ...], lam: float,
 #: best one's neighbours at half and twice its weight, times the method's ``shrink``
 #: (:data:`recon.measurement_split.SCHEMES`)
 AUTO_GRID = (1 / 16, 1 / 4, 1.0, 4.0, 16.0, 64.0)
-AUTO_REFINE = (0.5, 2.0)
 
 
 def _grid_solver(method: str, iters: int) -> Callable:
@@ -121,7 +120,13 @@ def _validated_weights(method: str, kb: jax.Array, maps: jax.Array, mask: np.nda
                        noise_std: np.ndarray) -> dict:
     """Per slice of the batch: the weight chosen by measurement-split validation and the
     record of candidates, residuals and noise floor (module :mod:`recon.measurement_split`)."""
-    from recon.measurement_split import SCHEMES, choose_weights, noise_floor, split
+    from recon.measurement_split import (
+        AUTO_REFINE,
+        SCHEMES,
+        choose_weights,
+        noise_floor,
+        split,
+    )
 
     h, w = kb.shape[-2:]
     nb, nc = kb.shape[0], kb.shape[1]
@@ -184,10 +189,10 @@ def reconstruct(
         lam, iters: solver options (``None``: :data:`DEFAULTS`; ``lam`` is relative).
             ``lam="auto"``: the weight of each slice is chosen by measurement-split validation
             (:mod:`recon.measurement_split`) among :data:`AUTO_GRID` times the default and the
-            best one's :data:`AUTO_REFINE` neighbours, corrected by the method's ``shrink`` factor
-            (:data:`recon.measurement_split.SCHEMES`), then the slice is reconstructed from all
-            its data with it (8 validation solves per fold, one final solve); an
-            undecided validation keeps the default weight.
+            best one's neighbours (:data:`recon.measurement_split.AUTO_REFINE`), corrected by
+            the method's ``shrink`` factor (:data:`recon.measurement_split.SCHEMES`), then the
+            slice is reconstructed from all its data with it (8 validation solves per fold, one
+            final solve); an undecided validation keeps the default weight.
         holdout: held-out fraction per fold for ``lam="auto"``, in ``(0, 0.5]`` (default:
             the method's :data:`recon.measurement_split.SCHEMES`).
         record: for ``lam="auto"``, filled per slice with ``lam`` ``(S,)`` (the weight used),

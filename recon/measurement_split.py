@@ -60,6 +60,9 @@ import numpy as np
 HOLDOUT = 0.2
 #: fewest held-out samples per coil for a score (below: refuse to split)
 MIN_HELDOUT = 64
+#: ``--lam auto`` (MRI and CT): after the coarse grid, the best weight's neighbours at half and
+#: twice it are scored too (finer steps measured worse, BENCHMARKS.md)
+AUTO_REFINE = (0.5, 2.0)
 
 
 @dataclass(frozen=True)

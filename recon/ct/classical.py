@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from operators.linop import LinearOperator
-from recon.measurement_split import Scheme
+from recon.measurement_split import AUTO_REFINE, Scheme
 
 CT_ITERATIVE = ("tv", "sirt", "cgls")
 DEFAULT_ITERS = {"tv": 300, "sirt": 100, "cgls": 30}
@@ -58,7 +58,6 @@ def slice_solver(method: str, lam: float | None = None, iters: int | None = None
 #: ``--lam auto`` (tv): coarse candidates (multiples of :data:`DEFAULT_TV_LAM`), then the best
 #: one's neighbours at half and twice its weight (:mod:`recon.measurement_split`)
 AUTO_GRID = (1 / 16, 1 / 4, 1.0, 4.0, 16.0)
-AUTO_REFINE = (0.5, 2.0)
 #: how ``--lam auto`` holds out sinogram bins: whole views (6 of 30), one fold. Chosen on four
 #: validation images of the dival protocol (``experiments/eval_lam_auto_ct.py --offset 1``,
 #: never the test images) at 0.5 / 2.5 / 10 % noise: mean (oracle - auto) 0.03 / 0.07 / 0.08 dB
