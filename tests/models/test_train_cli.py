@@ -23,3 +23,15 @@ def test_bad_config_is_user_error(tmp_path, capsys):
     p.write_text("{not json")
     assert main(["train", "--config", str(p)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_experiments_train_prior_is_recon_train(tmp_path, capsys):
+    """The documented ``python -m experiments.train_prior`` gets the same one-line error."""
+    from experiments.train_prior import main as train_prior
+
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps({"data": {"kind": "ellipses"}, "train": {"bogus": 1}}))
+    assert train_prior(["--config", str(p), "--workdir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "train.bogus: unknown key" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
