@@ -53,7 +53,7 @@ def probe_step_time(config: dict, workdir: pathlib.Path, steps: int) -> dict:
     for step in range(steps):
         t = time.perf_counter()
         batch = shard_batch(trainer.batch(step), trainer.mesh)
-        trainer.state, metrics = trainer.step_fn(trainer.state, batch, step_keys(0, step)[1])
+        metrics = trainer.train_step(batch, step_keys(0, step)[1])
         jax.block_until_ready(metrics["loss"])
         times.append(time.perf_counter() - t)
     shutil.rmtree(workdir, ignore_errors=True)

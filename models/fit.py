@@ -13,6 +13,12 @@ e.g. ``models/weights/ct-ellipses``) that a *new* run starts from instead of a r
 initialisation (fine-tuning: parameters and EMA both start at those weights; the model configs
 must match). A run that already has checkpoints resumes from them and ignores ``init_from``.
 
+``run.distill_from`` names a folder of exported weights of a *teacher* (any architecture taking
+the same channels): the run then regresses its network onto the teacher's denoiser output
+instead of the clean image (:mod:`models.losses`), e.g. to train a smaller, faster network that
+imitates a shipped prior. The teacher is read again on resume; the crops must be a multiple of
+both networks' size multiples.
+
 The loop stops after ``train.steps`` steps, after ``max_minutes`` of wall time, when a file
 ``<workdir>/STOP`` appears, or when ``should_stop()`` turns true (the command line passes its
 SIGINT/SIGTERM flag, :mod:`recon.interrupts`, checked between jitted steps); in each case it
@@ -25,6 +31,7 @@ import dataclasses
 import json
 import logging
 import pathlib
+import shutil
 import time
 from collections.abc import Callable
 from typing import Any
@@ -57,6 +64,7 @@ class RunConfig:
     keep: int = 3
     figures: bool = True
     init_from: str | None = None
+    distill_from: str | None = None
 
 
 RUN_DEFAULTS = dataclasses.asdict(RunConfig())
@@ -135,7 +143,24 @@ class Trainer:
                 f"{self.mc.complex}"
             )
         self.mesh = make_mesh(self.tc.num_devices)
-        self.step_fn = make_train_step(self.mc, self.tc, self.mesh)
+        self.teacher: tuple[ModelConfig, Any] | None = None
+        if self.config["run"]["distill_from"] is not None:
+            teacher_mc, teacher_params = self._read_weights("distill_from")
+            self._check_teacher(teacher_mc)
+            self.teacher = (teacher_mc, replicate(teacher_params, self.mesh))
+        self.step_fn = make_train_step(
+            self.mc, self.tc, self.mesh, None if self.teacher is None else self.teacher[0])
+        fresh = not self.workdir.exists()
+        try:
+            self._init_state()
+        except BaseException:
+            if fresh:  # a run that could not start leaves no half-made workdir behind
+                shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
+
+    def _init_state(self) -> None:
+        """Resume the workdir's latest checkpoint, else start at ``run.init_from``, else at a
+        random initialisation."""
         self.mngr = checkpoints.make_manager(
             self.workdir / "checkpoints", self.config["run"]["keep"]
         )
@@ -145,14 +170,48 @@ class Trainer:
             self.state = replicate(restored, self.mesh)
             log.info("resumed from step %d", int(self.state["step"]))
         elif self.config["run"]["init_from"] is not None:
-            folder = self.config["run"]["init_from"]
-            _, params = checkpoints.load_weights(folder, expected=self.mc)
+            _, params = self._read_weights("init_from", expected=self.mc)
             self.state = replicate(init_state(self.mc, self.tc, params), self.mesh)
-            log.info("initialised from the weights in %s", folder)
+            log.info("initialised from the weights in %s", self.config["run"]["init_from"])
+
+    def _read_weights(self, key: str, expected: ModelConfig | None = None):
+        """The exported weights ``run.<key>`` names; a missing, unreadable or mismatched folder
+        is a :class:`~models.config_schema.ConfigError` naming the key."""
+        from models.config_schema import ConfigError
+
+        try:
+            return checkpoints.load_weights(self.config["run"][key], expected=expected)
+        except (FileNotFoundError, ValueError) as err:
+            raise ConfigError(f"run.{key}: {err}") from None
+
+    def _check_teacher(self, teacher: ModelConfig) -> None:
+        from models.config_schema import ConfigError
+
+        if teacher.channels != self.mc.channels:
+            raise ConfigError(f"run.distill_from: the teacher's model.complex is "
+                              f"{teacher.complex}, this run's {self.mc.complex}")
+        patch = self.config["data"].get("patch")
+        if isinstance(patch, int) and patch % teacher.multiple:
+            raise ConfigError(f"data.patch: {patch} is not a multiple of {teacher.multiple}, "
+                              f"which the teacher of run.distill_from needs")
 
     def batch(self, step: int) -> jnp.ndarray:
         data_key, _ = step_keys(self.tc.seed, step)
         return to_channels(self.source.sample(data_key, self.tc.batch_size), self.mc.complex)
+
+    def train_step(self, batch: jnp.ndarray, noise_key: jax.Array) -> dict[str, Any]:
+        """One optimiser step on ``batch`` (distilling the teacher if there is one)."""
+        if self.teacher is None:
+            self.state, metrics = self.step_fn(self.state, batch, noise_key)
+            return metrics
+        teacher_mc, teacher_params = self.teacher
+        size = batch.shape[1:3]
+        if any(n % teacher_mc.multiple for n in size):
+            raise ValueError(f"training images of {size[0]}x{size[1]} are not a multiple of "
+                             f"{teacher_mc.multiple}, which the teacher network needs; choose "
+                             f"data.patch accordingly")
+        self.state, metrics = self.step_fn(self.state, batch, noise_key, teacher_params)
+        return metrics
 
     def save(self) -> None:
         checkpoints.save(self.mngr, int(self.state["step"]), self.state, self.config)
@@ -184,7 +243,7 @@ class Trainer:
         for step in range(start, target):
             _, noise_key = step_keys(self.tc.seed, step)
             batch = shard_batch(self.batch(step), self.mesh)
-            self.state, metrics = self.step_fn(self.state, batch, noise_key)
+            metrics = self.train_step(batch, noise_key)
             losses.append(float(metrics["loss"]))
             done = step + 1
             if done % run_cfg["log_every"] == 0 or done == target:

@@ -6,6 +6,13 @@ For clean images ``y``, ``ln sigma ~ N(P_mean, P_std^2)`` and ``n ~ N(0, sigma^2
 
 which equals the unit-weighted regression of the raw network output onto its effective target.
 The squared error is averaged over pixels and channels, then over the batch.
+
+Distillation (``target_fn``): the regression target ``y`` is replaced by a teacher denoiser's
+output ``D_T(y + n, sigma)``. Both losses have the same minimiser when the teacher is the exact
+posterior mean ``E[y | y + n]`` (the minimiser of the loss above), but the teacher's target has
+no variance given ``y + n``, so a student learns the teacher's function from fewer samples
+(knowledge distillation: Hinton, Vinyals & Dean, "Distilling the Knowledge in a Neural Network",
+2015; for diffusion denoisers: Salimans & Ho, "Progressive Distillation", ICLR 2022, section 3).
 """
 
 from __future__ import annotations
@@ -32,12 +39,19 @@ def edm_loss(
     sigma_data: float,
     p_mean: float = -1.2,
     p_std: float = 1.2,
+    target_fn: Callable[[jnp.ndarray, jnp.ndarray], jnp.ndarray] | None = None,
 ) -> jnp.ndarray:
-    """EDM loss of clean NHWC float32 batch ``y`` with noise drawn from ``key`` (scalar float32)."""
+    """EDM loss of clean NHWC float32 batch ``y`` with noise drawn from ``key`` (scalar float32).
+
+    ``target_fn(noisy, sigma)`` (a teacher denoiser on NHWC channels, ``sigma`` of shape ``(B,)``)
+    replaces the target ``y`` when given; no gradient flows into it."""
     k_sigma, k_noise = jax.random.split(key)
     sigma = sample_sigmas(k_sigma, y.shape[0], p_mean, p_std)
     noise = jax.random.normal(k_noise, y.shape, jnp.float32) * sigma[:, None, None, None]
-    d = denoise_channels(apply_fn, params, y + noise, sigma, sigma_data)
+    noisy = y + noise
+    d = denoise_channels(apply_fn, params, noisy, sigma, sigma_data)
+    if target_fn is not None:
+        y = jax.lax.stop_gradient(target_fn(noisy, sigma))
     weight = (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
     per_sample = jnp.mean((d - y) ** 2, axis=(1, 2, 3))
     return jnp.mean(weight * per_sample)

@@ -8,6 +8,9 @@
   devices, parameters and optimiser state are replicated; XLA inserts the gradient all-reduce.
   The noise of step ``t`` is drawn from ``fold_in(key, t)`` for the whole batch, so a run on 4
   devices computes the same numbers as a run on 1 (up to the summation order of the reduction).
+- Distillation: given a teacher's model config, the step takes the teacher's parameters as a
+  fourth argument and regresses the student onto the teacher's denoiser output
+  (:func:`models.losses.edm_loss`, ``target_fn``) instead of the clean image.
 - The state is a plain dict pytree ``{step, params, opt_state, ema}`` so orbax stores it as is.
 """
 
@@ -24,7 +27,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from models.edm import ModelConfig, build_network, init_params
+from models.edm import ModelConfig, build_network, denoise_channels, init_params
 from models.losses import edm_loss
 
 
@@ -95,30 +98,43 @@ def make_mesh(num_devices: int) -> Mesh:
 
 
 def make_train_step(
-    mc: ModelConfig, tc: TrainConfig, mesh: Mesh
-) -> Callable[[dict, jnp.ndarray, jax.Array], tuple[dict, dict]]:
+    mc: ModelConfig, tc: TrainConfig, mesh: Mesh, teacher: ModelConfig | None = None
+) -> Callable[..., tuple[dict, dict]]:
     """``step(state, batch, key) -> (state, metrics)``, jit-compiled with data-parallel shardings.
 
-    ``batch`` is NHWC float32 clean images; ``key`` is the noise key of this step. Cached on the
-    (hashable, frozen) configs and mesh, so trainers of one configuration share one compilation
-    (``steps`` and ``seed`` do not enter the step and are left out of the cache key).
+    ``batch`` is NHWC float32 clean images; ``key`` is the noise key of this step. With a
+    ``teacher`` model config the step is ``step(state, batch, key, teacher_params)`` and
+    distils that teacher (module docstring). Cached on the (hashable, frozen) configs and mesh,
+    so trainers of one configuration share one compilation (``steps`` and ``seed`` do not enter
+    the step and are left out of the cache key).
     """
-    return _make_train_step(mc, dataclasses.replace(tc, steps=0, seed=0), mesh)
+    if teacher is not None and teacher.channels != mc.channels:
+        raise ValueError(f"the teacher takes {teacher.channels}-channel images, the student "
+                         f"{mc.channels}-channel ones (model.complex differs)")
+    return _make_train_step(mc, dataclasses.replace(tc, steps=0, seed=0), mesh, teacher)
 
 
 @functools.lru_cache(maxsize=8)
-def _make_train_step(mc: ModelConfig, tc: TrainConfig, mesh: Mesh):
+def _make_train_step(mc: ModelConfig, tc: TrainConfig, mesh: Mesh,
+                     teacher: ModelConfig | None):
     net = build_network(mc)
+    teacher_net = None if teacher is None else build_network(teacher)
     opt = make_optimizer(tc)
     n_dev = mesh.devices.size
     if tc.batch_size % n_dev:
         raise ValueError(f"batch_size {tc.batch_size} is not divisible by {n_dev} devices")
 
-    def loss_fn(params, batch, key):
-        return edm_loss(net.apply, params, batch, key, mc.sigma_data, tc.p_mean, tc.p_std)
+    def loss_fn(params, batch, key, teacher_params):
+        target_fn = None
+        if teacher_net is not None:
+            def target_fn(noisy, sigma):
+                return denoise_channels(teacher_net.apply, teacher_params, noisy, sigma,
+                                        teacher.sigma_data)
+        return edm_loss(net.apply, params, batch, key, mc.sigma_data, tc.p_mean, tc.p_std,
+                        target_fn)
 
-    def step(state, batch, key):
-        loss, grads = jax.value_and_grad(loss_fn)(state["params"], batch, key)
+    def step(state, batch, key, teacher_params=None):
+        loss, grads = jax.value_and_grad(loss_fn)(state["params"], batch, key, teacher_params)
         updates, opt_state = opt.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
         t = state["step"].astype(jnp.float32)
@@ -129,8 +145,9 @@ def _make_train_step(mc: ModelConfig, tc: TrainConfig, mesh: Mesh):
 
     repl = NamedSharding(mesh, PartitionSpec())
     data = NamedSharding(mesh, PartitionSpec("data"))
+    in_shardings = (repl, data, repl) if teacher is None else (repl, data, repl, repl)
     return jax.jit(
-        step, in_shardings=(repl, data, repl), out_shardings=(repl, repl), donate_argnums=(0,)
+        step, in_shardings=in_shardings, out_shardings=(repl, repl), donate_argnums=(0,)
     )
 
 

@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--steps must be >= 1, got {args.steps}")
     if args.max_minutes is not None and not args.max_minutes > 0:
         raise UserError(f"--max-minutes must be positive, got {args.max_minutes}")
+    from models.checkpoints import ConfigMismatchError
     from models.config_schema import ConfigError
     from models.fit import load_config, train_main
 
@@ -57,15 +58,20 @@ def run(args: argparse.Namespace) -> int:
     if not args.verbose:  # orbax logs every save step at INFO through absl
         logging.getLogger("absl").setLevel(logging.WARNING)
     interrupts.check()
-    summary = train_main(
-        path,
-        workdir,
-        steps=args.steps,
-        max_minutes=args.max_minutes,
-        export=args.export,
-        progress=not args.no_progress,
-        should_stop=interrupts.pending,
-    )
+    try:
+        summary = train_main(
+            path,
+            workdir,
+            steps=args.steps,
+            max_minutes=args.max_minutes,
+            export=args.export,
+            progress=not args.no_progress,
+            should_stop=interrupts.pending,
+        )
+    except (ConfigError, ConfigMismatchError) as err:
+        # run.init_from / run.distill_from missing or mismatched, or a --workdir whose
+        # checkpoints belong to another architecture
+        raise UserError(str(err)) from None
     # SIGINT/SIGTERM: the loop saved the step it reached; resuming continues bit-identically
     interrupts.check(kept=f"checkpoint of step {summary['steps']} kept in {workdir}; run the "
                           "same command to resume")

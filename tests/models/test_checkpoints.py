@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from models import checkpoints
+from models.config_schema import ConfigError
 from models.edm import ModelConfig
 from models.fit import Trainer
 
@@ -119,5 +120,6 @@ def test_init_from_exported_weights_fine_tunes_them(runs, tmp_path):
     _leaves_equal(jax.device_get(again.state), jax.device_get(tuned.state))
     other = json.loads(json.dumps(cfg))
     other["model"]["base_channels"] = 16
-    with pytest.raises(checkpoints.ConfigMismatchError, match="base_channels"):
+    with pytest.raises(ConfigError, match=r"run\.init_from: .*base_channels"):
         Trainer(other, tmp_path / "other")
+    assert not (tmp_path / "other").exists()  # nothing half-written
