@@ -35,3 +35,23 @@ def test_experiments_train_prior_is_recon_train(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "train.bogus: unknown key" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_workdir_of_another_architecture_is_user_error(tmp_path, capsys):
+    """Resuming a --workdir whose checkpoints were made for another network: exit 2, one
+    line, the checkpoints kept."""
+    cfg = {"name": "t", "model": {"base_channels": 8, "channel_mults": [1], "emb_dim": 16},
+           "train": {"steps": 1, "batch_size": 2}, "data": {"kind": "ellipses", "patch": 16},
+           "run": {"figures": False}}
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps(cfg))
+    run = str(tmp_path / "run")
+    assert main(["train", "--config", str(p), "--workdir", run, "--no-progress"]) == 0
+    capsys.readouterr()
+    cfg["model"]["base_channels"] = 12
+    p.write_text(json.dumps(cfg))
+    assert main(["train", "--config", str(p), "--workdir", run, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "different model configuration" in err and "base_channels" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert (tmp_path / "run" / "checkpoints").is_dir()
