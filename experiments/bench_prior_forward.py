@@ -6,17 +6,45 @@ Times one 256x256 complex image through ``mri-brain`` (the cost of every diffusi
 step), a batch of 4, and one 128x128 image through ``ct-ellipses``, with the harness of
 :mod:`recon.benchmarks.harness` (warm-up excluded, median of rounds). The section
 ``<!-- bench:prior-forward -->`` of the markdown file is replaced.
+
+To say how far a time is from what the processor allows, it also reports the floating-point
+operations of one ``mri-brain`` call (XLA's cost analysis of the compiled function) and the
+float32 rate this process reaches on a large matrix product (a 2048^2 ``a @ a``, close to the
+peak of the vector units): their ratio is a lower bound on the forward time of that network here.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
 
 import jax
 import jax.numpy as jnp
 
 from models import load_prior
 from recon.benchmarks.harness import compare, markdown_table, write_results
+
+
+def compiled_gflop(fn, *args) -> float:
+    """Floating-point operations of ``jit(fn)(*args)`` by XLA's cost analysis, in 1e9."""
+    analysis = jax.jit(fn).lower(*args).compile().cost_analysis()
+    if isinstance(analysis, list):  # older jax: one dict per computation
+        analysis = analysis[0]
+    return float(analysis["flops"]) / 1e9
+
+
+def matmul_gflops(n: int = 2048, rounds: int = 9) -> float:
+    """float32 rate of a jit-compiled ``n x n`` matrix product (median of ``rounds``), in 1e9/s."""
+    a = jnp.ones((n, n), jnp.float32)
+    product = jax.jit(lambda m: m @ m)
+    product(a).block_until_ready()
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        product(a).block_until_ready()
+        times.append(time.perf_counter() - t)
+    return 2.0 * n**3 / statistics.median(times) / 1e9
 
 
 def run(rounds: int = 15) -> list:
@@ -42,6 +70,11 @@ def run(rounds: int = 15) -> list:
         notes={"mri-brain, 4 x 256x256 complex64": "one batched call"},
     )
     c.extra["mri-brain parameters"] = f"{n_params:,}"
+    gflop = compiled_gflop(brain.__call__, x1, s)
+    rate = matmul_gflops()
+    c.extra["mri-brain GFLOP per 256x256 image (XLA cost analysis)"] = f"{gflop:.1f}"
+    c.extra["float32 matmul rate here (2048^2)"] = f"{rate:.0f} GFLOP/s"
+    c.extra["mri-brain at that rate (lower bound)"] = f"{1e3 * gflop / rate:.0f} ms"
     return [c]
 
 
