@@ -16,6 +16,7 @@ peak of the vector units): their ratio is a lower bound on the forward time of t
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -23,6 +24,8 @@ import jax
 import jax.numpy as jnp
 
 from models import load_prior
+from models.checkpoints import load_weights
+from models.edm import EDMDenoiser
 from recon.benchmarks.harness import compare, markdown_table, write_results
 
 
@@ -47,7 +50,9 @@ def matmul_gflops(n: int = 2048, rounds: int = 9) -> float:
     return 2.0 * n**3 / statistics.median(times) / 1e9
 
 
-def run(rounds: int = 15) -> list:
+def run(rounds: int = 15, candidates: tuple[str, ...] = ()) -> list:
+    """Time the shipped priors and, on the same 256x256 image, the complex priors exported to
+    the folders ``candidates`` (e.g. a distilled student, ``recon train --export``)."""
     brain, ct = load_prior("mri-brain"), load_prior("ct-ellipses")
     key = jax.random.key(0)
     x1 = (jax.random.normal(key, (256, 256, 2)) @ jnp.array([1.0, 1j])).astype(jnp.complex64)
@@ -61,6 +66,11 @@ def run(rounds: int = 15) -> list:
         "mri-brain, 4 x 256x256 complex64": lambda: fb(x4, s).block_until_ready(),
         "ct-ellipses, 1 x 128x128 float32": lambda: fc(xc, s).block_until_ready(),
     }
+    for folder in candidates:
+        cfg, params = load_weights(folder)
+        fn = jax.jit(EDMDenoiser(cfg, params).__call__)
+        cases[f"{folder}, 1 x 256x256 complex64"] = functools.partial(
+            lambda f: f(x1, s).block_until_ready(), fn)
     c = compare(
         "Prior denoiser forward pass D(x, sigma)",
         cases,
@@ -75,16 +85,22 @@ def run(rounds: int = 15) -> list:
     c.extra["mri-brain GFLOP per 256x256 image (XLA cost analysis)"] = f"{gflop:.1f}"
     c.extra["float32 matmul rate here (2048^2)"] = f"{rate:.0f} GFLOP/s"
     c.extra["mri-brain at that rate (lower bound)"] = f"{1e3 * gflop / rate:.0f} ms"
+    for folder in candidates:
+        cfg, params = load_weights(folder)
+        c.extra[f"{folder} GFLOP per 256x256 image"] = (
+            f"{compiled_gflop(EDMDenoiser(cfg, params).__call__, x1, s):.1f}")
     return [c]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--candidate", action="append", default=[], metavar="DIR",
+                   help="also time the complex prior exported to DIR (repeatable)")
     p.add_argument("--json", default="bench-prior-forward.json")
     p.add_argument("--markdown", default=None, help="e.g. BENCHMARKS.md")
     args = p.parse_args(argv)
-    comps = run(args.rounds)
+    comps = run(args.rounds, tuple(args.candidate))
     print(markdown_table(comps))
     write_results("prior-forward", comps, args.json, args.markdown)
     return 0
