@@ -102,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     comps = run(args.rounds, tuple(args.candidate))
     print(markdown_table(comps))
-    write_results("prior-forward", comps, args.json, args.markdown)
+    write_results("prior-forward", comps, args.json, args.markdown,
+                  heading="Diffusion prior forward pass (`python -m "
+                  "experiments.bench_prior_forward --markdown BENCHMARKS.md`)")
     return 0
 
 

@@ -120,11 +120,13 @@ def write_results(
     comparisons: Sequence[Comparison],
     json_path: str | os.PathLike,
     markdown_path: str | os.PathLike | None = None,
+    heading: str | None = None,
 ) -> None:
     """Write the JSON results and replace the suite's section of the markdown file.
 
     The section is delimited by ``<!-- bench:SUITE -->`` and ``<!-- /bench:SUITE -->`` and is
-    appended if absent. Both files are written to a temporary name and renamed.
+    appended if absent; its heading is ``heading`` (default: the ``recon bench SUITE``
+    command). Both files are written to a temporary name and renamed.
     """
     machine = machine_description()
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -141,7 +143,8 @@ def write_results(
     text = md_path.read_text() if md_path.exists() else "# Benchmarks\n"
     start, end = f"<!-- bench:{suite} -->", f"<!-- /bench:{suite} -->"
     body = (
-        f"{start}\n### `recon bench {suite}`\n\nMachine: {machine}. Run: {stamp}.\n\n"
+        f"{start}\n### {heading or f'`recon bench {suite}`'}\n\n"
+        f"Machine: {machine}. Run: {stamp}.\n\n"
         f"{markdown_table(comparisons)}\n{end}"
     )
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
