@@ -55,3 +55,20 @@ def test_workdir_of_another_architecture_is_user_error(tmp_path, capsys):
     assert "different model configuration" in err and "base_channels" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert (tmp_path / "run" / "checkpoints").is_dir()
+
+
+def test_every_committed_config_resolves():
+    """Every run config in experiments/configs passes the schema (no stale keys); those that
+    name exported weights name folders of the repository."""
+    import pathlib
+
+    from models.fit import load_config
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    paths = sorted((root / "experiments" / "configs").rglob("*.json"))
+    assert len(paths) > 5
+    for path in paths:
+        cfg = load_config(path)
+        for key in ("init_from", "distill_from"):
+            if cfg["run"][key] is not None:
+                assert (root / cfg["run"][key] / "params.msgpack").is_file(), (path, key)
