@@ -12,7 +12,9 @@ output ``D_T(y + n, sigma)``. Both losses have the same minimiser when the teach
 posterior mean ``E[y | y + n]`` (the minimiser of the loss above), but the teacher's target has
 no variance given ``y + n``, so a student learns the teacher's function from fewer samples
 (knowledge distillation: Hinton, Vinyals & Dean, "Distilling the Knowledge in a Neural Network",
-2015; for diffusion denoisers: Salimans & Ho, "Progressive Distillation", ICLR 2022, section 3).
+2015; a diffusion student regressed onto targets its teacher computes: Salimans & Ho,
+"Progressive Distillation for Fast Sampling of Diffusion Models", ICLR 2022, section 3, where
+the target is two teacher sampling steps rather than one denoiser call).
 """
 
 from __future__ import annotations
