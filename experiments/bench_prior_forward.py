@@ -16,9 +16,6 @@ peak of the vector units): their ratio is a lower bound on the forward time of t
 from __future__ import annotations
 
 import argparse
-import functools
-import statistics
-import time
 
 import jax
 import jax.numpy as jnp
@@ -41,13 +38,9 @@ def matmul_gflops(n: int = 2048, rounds: int = 9) -> float:
     """float32 rate of a jit-compiled ``n x n`` matrix product (median of ``rounds``), in 1e9/s."""
     a = jnp.ones((n, n), jnp.float32)
     product = jax.jit(lambda m: m @ m)
-    product(a).block_until_ready()
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        product(a).block_until_ready()
-        times.append(time.perf_counter() - t)
-    return 2.0 * n**3 / statistics.median(times) / 1e9
+    timing = compare("matmul", {"a @ a": lambda: product(a).block_until_ready()}, "a @ a",
+                     rounds=rounds)
+    return 2.0 * n**3 / timing.median("a @ a") / 1e9
 
 
 def run(rounds: int = 15, candidates: tuple[str, ...] = ()) -> list:
@@ -66,11 +59,11 @@ def run(rounds: int = 15, candidates: tuple[str, ...] = ()) -> list:
         "mri-brain, 4 x 256x256 complex64": lambda: fb(x4, s).block_until_ready(),
         "ct-ellipses, 1 x 128x128 float32": lambda: fc(xc, s).block_until_ready(),
     }
-    for folder in candidates:
-        cfg, params = load_weights(folder)
-        fn = jax.jit(EDMDenoiser(cfg, params).__call__)
-        cases[f"{folder}, 1 x 256x256 complex64"] = functools.partial(
-            lambda f: f(x1, s).block_until_ready(), fn)
+    students = {folder: jax.jit(EDMDenoiser(*load_weights(folder)).__call__)
+                for folder in candidates}
+    for folder, fn in students.items():
+        cases[f"{folder}, 1 x 256x256 complex64"] = (
+            lambda fn=fn: fn(x1, s).block_until_ready())
     c = compare(
         "Prior denoiser forward pass D(x, sigma)",
         cases,
@@ -80,15 +73,13 @@ def run(rounds: int = 15, candidates: tuple[str, ...] = ()) -> list:
         notes={"mri-brain, 4 x 256x256 complex64": "one batched call"},
     )
     c.extra["mri-brain parameters"] = f"{n_params:,}"
-    gflop = compiled_gflop(brain.__call__, x1, s)
+    gflop = compiled_gflop(fb, x1, s)
     rate = matmul_gflops()
     c.extra["mri-brain GFLOP per 256x256 image (XLA cost analysis)"] = f"{gflop:.1f}"
     c.extra["float32 matmul rate here (2048^2)"] = f"{rate:.0f} GFLOP/s"
     c.extra["mri-brain at that rate (lower bound)"] = f"{1e3 * gflop / rate:.0f} ms"
-    for folder in candidates:
-        cfg, params = load_weights(folder)
-        c.extra[f"{folder} GFLOP per 256x256 image"] = (
-            f"{compiled_gflop(EDMDenoiser(cfg, params).__call__, x1, s):.1f}")
+    for folder, fn in students.items():
+        c.extra[f"{folder} GFLOP per 256x256 image"] = f"{compiled_gflop(fn, x1, s):.1f}"
     return [c]
 
 

@@ -204,13 +204,7 @@ class Trainer:
         if self.teacher is None:
             self.state, metrics = self.step_fn(self.state, batch, noise_key)
             return metrics
-        teacher_mc, teacher_params = self.teacher
-        size = batch.shape[1:3]
-        if any(n % teacher_mc.multiple for n in size):
-            raise ValueError(f"training images of {size[0]}x{size[1]} are not a multiple of "
-                             f"{teacher_mc.multiple}, which the teacher network needs; choose "
-                             f"data.patch accordingly")
-        self.state, metrics = self.step_fn(self.state, batch, noise_key, teacher_params)
+        self.state, metrics = self.step_fn(self.state, batch, noise_key, self.teacher[1])
         return metrics
 
     def save(self) -> None:

@@ -108,9 +108,6 @@ def make_train_step(
     so trainers of one configuration share one compilation (``steps`` and ``seed`` do not enter
     the step and are left out of the cache key).
     """
-    if teacher is not None and teacher.channels != mc.channels:
-        raise ValueError(f"the teacher takes {teacher.channels}-channel images, the student "
-                         f"{mc.channels}-channel ones (model.complex differs)")
     return _make_train_step(mc, dataclasses.replace(tc, steps=0, seed=0), mesh, teacher)
 
 
